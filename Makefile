@@ -1,0 +1,44 @@
+# gan-cli: every target works on a fresh machine; `install` builds .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-fast lint format tb clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with gan-cli (editable) and the dev tools
+
+train: $(STAMP) ## the main job: a DCGAN on the bundled digits (CPU: about 4 minutes)
+	$(BIN)/gan-train
+
+test: $(STAMP) ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) ## tests without the slow end-to-end runs
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+tb: $(STAMP) ## TensorBoard over outputs/ and multirun/
+	mkdir -p outputs multirun
+	$(BIN)/tensorboard --logdir_spec outputs:outputs,multirun:multirun
+
+clean: ## remove caches and build files (keeps outputs/ and .venv)
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

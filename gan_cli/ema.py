@@ -1,0 +1,24 @@
+"""Exponential moving average of G's weights, used for samples (G_ema)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+def make_ema(G: nn.Module) -> nn.Module:
+    G_ema = copy.deepcopy(G).eval()
+    G_ema.requires_grad_(False)
+    return G_ema
+
+
+@torch.no_grad()
+def update_ema(G_ema: nn.Module, G: nn.Module, decay: float, step: int) -> None:
+    """G_ema <- d * G_ema + (1 - d) * G, with d ramped up as (1 + step) / (10 + step) early in training."""
+    d = min(decay, (1 + step) / (10 + step))
+    ema_params = list(G_ema.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in G.parameters()], 1.0 - d)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+        b_ema.copy_(b)  # batch-norm statistics follow G

@@ -1,0 +1,132 @@
+"""GAN losses as pure functions of D's logits: tensors in, scalar out, no backward inside.
+
+Each class gives `d_loss(real_logits, fake_logits)` (minimised by D) and `g_loss(fake_logits)` (minimised
+by G), plus `prob(logits)`, what D's output means as "probability of real" for logging, `penalty` (a
+gradient penalty or None) and `after_d_step(D)` for constraints such as weight clipping.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_cli.penalties import GradientPenalty
+from gan_cli.registry import Registry
+
+LOSSES = Registry("loss")
+
+
+class GANLoss:
+    penalty: GradientPenalty | None = None
+    d_label = "D score"  # what prob() returns, for plots
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake_logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def prob(self, logits: Tensor) -> Tensor:
+        """D's output on the scale it is read at: a probability for the log-loss GANs, a raw score otherwise."""
+        return logits
+
+    def after_d_step(self, D: nn.Module) -> None:
+        """Called after every D update (WGAN clips D's weights here)."""
+
+
+class Minimax(GANLoss):
+    """The paper's value function V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))], D = sigmoid(logits).
+
+    D maximises V, i.e. minimises -log D(x) - log(1 - D(G(z))) = softplus(-real) + softplus(fake).
+    G minimises log(1 - D(G(z))) = -softplus(fake).
+    """
+
+    d_label = "D(x) = P(real)"
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def g_loss(self, fake_logits: Tensor) -> Tensor:
+        return -F.softplus(fake_logits).mean()
+
+    def prob(self, logits: Tensor) -> Tensor:
+        return torch.sigmoid(logits)
+
+
+class NonSaturating(Minimax):
+    """Same D; G maximises log D(G(z)), i.e. minimises softplus(-fake) (strong gradients early on)."""
+
+    def g_loss(self, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-fake_logits).mean()
+
+
+class LSGAN(GANLoss):
+    """Least squares (seed 004): D: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]; G: 1/2 E[(D(G(z)) - 1)^2]."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return 0.5 * (real_logits - 1).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
+
+    def g_loss(self, fake_logits: Tensor) -> Tensor:
+        return 0.5 * (fake_logits - 1).pow(2).mean()
+
+
+class Hinge(GANLoss):
+    """D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; G: -E[D(G(z))]."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+    def g_loss(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.mean()
+
+
+class Wasserstein(GANLoss):
+    """WGAN critic: D minimises E[D(G(z))] - E[D(x)]; G minimises -E[D(G(z))]; weights clipped to [-c, c]."""
+
+    def __init__(self, clip: float | None = None) -> None:
+        self.clip = clip
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def g_loss(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.mean()
+
+    @torch.no_grad()
+    def after_d_step(self, D: nn.Module) -> None:
+        if self.clip is not None:
+            for p in D.parameters():
+                p.clamp_(-self.clip, self.clip)
+
+
+@LOSSES.register("minimax")
+def minimax(cfg) -> GANLoss:
+    return Minimax()
+
+
+@LOSSES.register("nonsaturating")
+def nonsaturating(cfg) -> GANLoss:
+    return NonSaturating()
+
+
+@LOSSES.register("lsgan")
+def lsgan(cfg) -> GANLoss:
+    return LSGAN()
+
+
+@LOSSES.register("hinge")
+def hinge(cfg) -> GANLoss:
+    return Hinge()
+
+
+@LOSSES.register("wgan")
+def wgan(cfg) -> GANLoss:
+    return Wasserstein(clip=cfg.clip)
+
+
+@LOSSES.register("wgan-gp")
+def wgan_gp(cfg) -> GANLoss:
+    loss = Wasserstein(clip=None)
+    loss.penalty = GradientPenalty(weight=cfg.gp_weight, every=cfg.gp_every)
+    return loss

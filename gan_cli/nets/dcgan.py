@@ -1,0 +1,159 @@
+"""DCGAN networks that adapt to the image size.
+
+Sizes 4 * 2^n (8, 16, 32, 64, ...) follow the classic PyTorch DCGAN example, which they equal exactly at
+64x64 with nz=100 and ngf=ndf=64. Size 28 follows seed 004's MNIST networks.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from gan_cli.errors import ConfigError
+from gan_cli.nets import MODELS
+
+
+def _upsamplings(size: int) -> int | None:
+    """n such that size == 4 * 2^n with n >= 1, else None."""
+    n = 0
+    while size > 4 and size % 2 == 0:
+        size //= 2
+        n += 1
+    return n if size == 4 and n >= 1 else None
+
+
+def _norm2d(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)  # normalises over (C, H, W) of each sample
+    return nn.Identity()
+
+
+def weights_init(m: nn.Module) -> None:
+    """The DCGAN paper's initialisation: N(0, 0.02) convolutions, N(1, 0.02) norm scales."""
+    if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d | nn.GroupNorm):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, nz: int, ngf: int, nc: int, n: int) -> None:
+        super().__init__()
+        self.nz = nz
+        width = ngf * 2 ** (n - 1)
+        layers: list[nn.Module] = [  # z [N, nz, 1, 1] -> [N, width, 4, 4]
+            nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
+        for _ in range(n - 1):  # doubles the size, halves the width
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, nc, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, nc, S, S]
+        return self.main(z.view(z.shape[0], self.nz, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, ndf: int, nc: int, n: int, norm: str) -> None:
+        super().__init__()
+        width = ndf
+        layers: list[nn.Module] = [nn.Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for _ in range(n - 1):
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                _norm2d(norm, width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            width *= 2
+        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))  # [N, 1, 1, 1]: a logit, no sigmoid
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:  # x [N, nc, S, S] -> logits [N]
+        return self.main(x).flatten()
+
+
+class Seed004Generator(nn.Module):
+    """Seed 004's MNIST generator: FC 1024, FC 7*7*128, two transposed convolutions (ngf=64)."""
+
+    def __init__(self, nz: int, ngf: int, nc: int) -> None:
+        super().__init__()
+        self.ngf = ngf
+        self.fc = nn.Sequential(  # the seed applies ReLU before each batch norm
+            nn.Linear(nz, 16 * ngf),
+            nn.ReLU(True),
+            nn.BatchNorm1d(16 * ngf),
+            nn.Linear(16 * ngf, 7 * 7 * 2 * ngf),
+            nn.ReLU(True),
+            nn.BatchNorm1d(7 * 7 * 2 * ngf),
+        )
+        self.conv = nn.Sequential(
+            nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1),  # 7 -> 14
+            nn.ReLU(True),
+            nn.BatchNorm2d(ngf),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1),  # 14 -> 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, nc, 28, 28]
+        return self.conv(self.fc(z).view(z.shape[0], 2 * self.ngf, 7, 7))
+
+
+class Seed004Discriminator(nn.Module):
+    """Seed 004's MNIST discriminator: two 5x5 convolutions with max pooling, FC 1024, FC 1."""
+
+    def __init__(self, ndf: int, nc: int) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf // 2, 5),  # 28 -> 24
+            nn.LeakyReLU(0.01, True),
+            nn.MaxPool2d(2, 2),  # -> 12
+            nn.Conv2d(ndf // 2, ndf, 5),  # -> 8
+            nn.LeakyReLU(0.01, True),
+            nn.MaxPool2d(2, 2),  # -> 4
+            nn.Flatten(),
+            nn.Linear(4 * 4 * ndf, 16 * ndf),
+            nn.LeakyReLU(0.01, True),
+            nn.Linear(16 * ndf, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:  # x [N, nc, 28, 28] -> logits [N]
+        return self.main(x).squeeze(1)
+
+
+@MODELS.register("dcgan")
+def dcgan(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    if len(shape) != 3:
+        raise ConfigError(
+            f"model=dcgan needs images, but the dataset gives points of shape {list(shape)}. "
+            "Use model=mlp for the 2-D datasets (ring, grid)."
+        )
+    nc, size = shape[0], shape[1]
+    if size == 28:
+        G, D = Seed004Generator(cfg.nz, cfg.ngf, nc), Seed004Discriminator(cfg.ndf, nc)
+    else:
+        n = _upsamplings(size)
+        if n is None:
+            raise ConfigError(
+                f"model=dcgan cannot build networks for dataset.image_size={size}. "
+                "Use 28 or 4 * 2^n: 8, 16, 32, 64, 128, 256."
+            )
+        G, D = DCGANGenerator(cfg.nz, cfg.ngf, nc, n), DCGANDiscriminator(cfg.ndf, nc, n, cfg.d_norm)
+    G.apply(weights_init)
+    D.apply(weights_init)
+    return G, D
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+

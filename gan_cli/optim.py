@@ -1,0 +1,39 @@
+"""Optimizers by name; `optimizer.lr` sets both networks unless lr_g / lr_d (and betas_g / betas_d) are set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from gan_cli.registry import Registry
+
+OPTIMIZERS = Registry("optimizer")
+
+
+@OPTIMIZERS.register("adam")
+def adam(cfg, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay)
+
+
+@OPTIMIZERS.register("rmsprop")
+def rmsprop(cfg, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(
+        params, lr=lr, alpha=cfg.alpha, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(cfg, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def build_optimizers(cfg, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """(opt_g, opt_d) for `cfg` = the optimizer group."""
+    make = OPTIMIZERS.get(cfg.name)
+    betas_g = tuple(cfg.betas_g if cfg.betas_g is not None else cfg.betas)
+    betas_d = tuple(cfg.betas_d if cfg.betas_d is not None else cfg.betas)
+    opt_g = make(cfg, G.parameters(), cfg.lr_g if cfg.lr_g is not None else cfg.lr, betas_g)
+    opt_d = make(cfg, D.parameters(), cfg.lr_d if cfg.lr_d is not None else cfg.lr, betas_d)
+    return opt_g, opt_d

@@ -1,0 +1,150 @@
+"""Typed schemas for every config group, and the value checks types alone cannot express.
+
+Hydra merges the YAML files in `conf/` into these dataclasses, so a wrong type (`train.steps=abc`) or an
+unknown key (`train.stpes=5`) is refused while composing, before anything runs. `check(cfg)` then refuses
+values that have the right type but no meaning (a negative learning rate), naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from gan_cli.errors import ConfigError
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    root: str = "data"  # torchvision datasets: where the files are; folder: the image folder
+    download: bool = False  # torchvision datasets: fetch missing files (needs internet)
+    image_size: int = 8  # images are resized to image_size x image_size
+    channels: int = 1  # 1 (grey) or 3 (RGB)
+    num_samples: int = 0  # fake: how many images; others: use at most this many (0 = all)
+    std: float = 0.01  # ring / grid: standard deviation of each Gaussian
+    radius: float = 1.0  # ring: radius of the circle of modes
+    num_modes: int = 8  # ring: number of modes
+    grid_size: int = 5  # grid: modes per side
+    spacing: float = 2.0  # grid: distance between neighbouring modes
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    nz: int = 100  # size of the latent vector z
+    ngf: int = 64  # dcgan: generator width
+    ndf: int = 64  # dcgan: discriminator width
+    d_norm: str = "batch"  # dcgan: normalisation in D: batch | layer | none (use layer or none with wgan-gp)
+    g_hidden: int = 512  # mlp: generator hidden units
+    g_layers: int = 3  # mlp: generator hidden layers
+    d_hidden: int = 256  # mlp: discriminator hidden units
+    d_layers: int = 2  # mlp: discriminator hidden layers
+    maxout_pieces: int = 5  # mlp: pieces per maxout unit in D (1 = LeakyReLU 0.2 instead of maxout)
+    dropout: float = 0.0  # mlp: dropout before each D layer
+
+
+@dataclass
+class LossConfig:
+    name: str = MISSING
+    clip: float = 0.01  # wgan: D weights are clipped to [-clip, clip] after each D update
+    gp_weight: float = 10.0  # wgan-gp: lambda of the gradient penalty
+    gp_every: int = 1  # wgan-gp: apply the penalty every N D updates, scaled by N (lazy regularisation)
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = MISSING
+    lr: float = 2e-4  # learning rate of both networks...
+    lr_g: float | None = None  # ...unless set per network (TTUR)
+    lr_d: float | None = None
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # adam: (beta1, beta2) of both
+    betas_g: list[float] | None = None
+    betas_d: list[float] | None = None
+    momentum: float = 0.0  # sgd, rmsprop
+    alpha: float = 0.99  # rmsprop: smoothing constant
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000  # generator updates
+    batch_size: int = 64
+    d_steps: int = 1  # discriminator updates per generator update (k in Algorithm 1)
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA when available, else CPU) | cpu | cuda | cuda:N
+    log_every: int = 50  # steps between scalar logs (the only host syncs)
+    sample_every: int = 500  # steps between sample grids (0 = only at the end)
+    ckpt_every: int = 500  # steps between checkpoints (0 = only at the end)
+    num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
+    ema: bool = True  # keep an exponential moving average of G's weights for samples
+    ema_decay: float = 0.999
+    threads: int = 0  # CPU threads for torch (0 = torch's default)
+
+
+@dataclass
+class Config:
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def register_schemas() -> None:
+    """Make the schemas known to Hydra (`defaults: [base_config, ...]` in conf/config.yaml)."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+
+
+def _require(ok: bool, key: str, value: Any, why: str) -> None:
+    if not ok:
+        raise ConfigError(f"invalid value for {key}: {value!r}. {why}")
+
+
+def check(cfg: Any) -> None:
+    """Refuse values that are well-typed but meaningless; each message names the key and what to do."""
+    t, o, d, m, lo = cfg.train, cfg.optimizer, cfg.dataset, cfg.model, cfg.loss
+    for key in ("steps", "batch_size", "d_steps", "log_every", "num_samples"):
+        _require(t[key] >= 1, f"train.{key}", t[key], "It must be a whole number of at least 1.")
+    for key in ("sample_every", "ckpt_every", "threads"):
+        _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
+    _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "It must be in [0, 1), e.g. 0.999.")
+    dev = str(t.device)
+    _require(
+        dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
+        "train.device",
+        dev,
+        "Use auto, cpu, cuda or cuda:N.",
+    )
+    for key in ("lr", "lr_g", "lr_d"):
+        v = o[key]
+        if v is not None:
+            _require(
+                math.isfinite(v) and v > 0, f"optimizer.{key}", v, "A learning rate must be positive, e.g. 2e-4."
+            )
+    for key in ("betas", "betas_g", "betas_d"):
+        v = o[key]
+        if v is not None:
+            _require(
+                len(v) == 2 and all(0.0 <= b < 1.0 for b in v),
+                f"optimizer.{key}",
+                list(v),
+                "Give two numbers in [0, 1), e.g. [0.5,0.999].",
+            )
+    _require(o.momentum >= 0, "optimizer.momentum", o.momentum, "It must be 0 or positive.")
+    _require(o.weight_decay >= 0, "optimizer.weight_decay", o.weight_decay, "It must be 0 or positive.")
+    _require(d.channels in (1, 3), "dataset.channels", d.channels, "Use 1 (grey) or 3 (RGB).")
+    _require(d.image_size >= 4, "dataset.image_size", d.image_size, "It must be at least 4 pixels.")
+    _require(d.num_samples >= 0, "dataset.num_samples", d.num_samples, "It must be 0 (all) or positive.")
+    _require(d.std > 0, "dataset.std", d.std, "It must be positive.")
+    for key in ("nz", "ngf", "ndf", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces"):
+        _require(m[key] >= 1, f"model.{key}", m[key], "It must be a whole number of at least 1.")
+    _require(m.d_norm in ("batch", "layer", "none"), "model.d_norm", m.d_norm, "Use batch, layer or none.")
+    _require(0.0 <= m.dropout < 1.0, "model.dropout", m.dropout, "It must be in [0, 1).")
+    _require(lo.clip > 0, "loss.clip", lo.clip, "The clipping bound must be positive, e.g. 0.01.")
+    _require(lo.gp_weight >= 0, "loss.gp_weight", lo.gp_weight, "It must be 0 or positive, e.g. 10.")
+    _require(lo.gp_every >= 1, "loss.gp_every", lo.gp_every, "It must be a whole number of at least 1.")

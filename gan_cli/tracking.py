@@ -1,0 +1,73 @@
+"""What a run shows: TensorBoard scalars, sample grids, 2-D plots, hparams, and the console progress bar."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+from torchvision.utils import make_grid, save_image
+
+
+def image_grid(images: Tensor) -> Tensor:
+    """[N, C, H, W] in [-1, 1] -> a [C, H', W'] grid in [0, 1] (about square)."""
+    nrow = max(1, int(math.ceil(math.sqrt(images.shape[0]))))
+    return make_grid(images.detach().float().cpu(), nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
+
+
+def save_grid(images: Tensor, path: str | Path) -> None:
+    nrow = max(1, int(math.ceil(math.sqrt(images.shape[0]))))
+    save_image(images.detach().float().cpu(), path, nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
+
+
+def flatten(cfg: dict, prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}, with values TensorBoard's hparams accept (numbers, str, bool)."""
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, bool | str) or isinstance(value, numbers.Number):
+            flat[name] = value
+        else:
+            flat[name] = str(value)  # lists, None
+    return flat
+
+
+class Tracker:
+    """TensorBoard writer for one run; event files go straight into the run folder."""
+
+    def __init__(self, out_dir: str | Path, purge_step: int | None = None) -> None:
+        self.out_dir = Path(out_dir)
+        self.writer = SummaryWriter(log_dir=str(self.out_dir), purge_step=purge_step)
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
+    def images(self, tag: str, images: Tensor, step: int) -> None:
+        self.writer.add_image(tag, image_grid(images), step)
+
+    def picture(self, tag: str, rgb: np.ndarray, step: int) -> None:
+        self.writer.add_image(tag, rgb, step, dataformats="HWC")
+
+    def text(self, tag: str, text: str, step: int) -> None:
+        self.writer.add_text(tag, text, step)
+
+    def hparams(self, config: dict, metric_tags: list[str]) -> None:
+        """Register this run in the HPARAMS tab; metric values are read from the scalars of those tags."""
+        exp, ssi, sei = hparams(flatten(config), {tag: 0.0 for tag in metric_tags})
+        for summary in (exp, ssi, sei):
+            self.writer.file_writer.add_summary(summary)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
