@@ -226,6 +226,8 @@ def _state(step, G, D, G_ema, opt_g, opt_d, data, z_fixed, cfg) -> dict[str, Any
         "opt_g": opt_g.state_dict(),
         "opt_d": opt_d.state_dict(),
         "data": data.state_dict(),
+        "data_kind": data.kind,
+        "data_shape": list(data.shape),
         "z_fixed": z_fixed.cpu(),
         "rng": checkpoint.rng_state(),
         "config": OmegaConf.to_container(cfg, resolve=True),

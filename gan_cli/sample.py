@@ -1,0 +1,127 @@
+"""gan-sample run=RUN_DIR num=N out=FILE [seed=S]: draw samples from a trained run's last checkpoint.
+
+`.png` writes an image grid (2-D datasets: a scatter plot over D's heat map); `.npy` writes raw samples:
+images as float32 in [0, 1] with shape (N, C, H, W), 2-D points as (N, 2) in data coordinates.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from gan_cli import checkpoint
+from gan_cli.data import DATASETS
+from gan_cli.errors import UserError, report
+from gan_cli.losses import LOSSES
+from gan_cli.nets import MODELS, latent
+from gan_cli.plots import scatter_points
+from gan_cli.tracking import save_grid
+from gan_cli.train import resolve_device
+
+USAGE = "usage: gan-sample run=RUN_DIR num=N out=FILE.png|FILE.npy [seed=S] [device=auto|cpu|cuda]"
+
+
+@dataclass
+class SampleConfig:
+    run: str = MISSING  # a gan-train run folder (holding checkpoints/last.pt)
+    out: str = MISSING  # .png or .npy
+    num: int = 64
+    seed: int = 0
+    device: str = "auto"
+    batch: int = 1024  # samples generated per forward pass
+
+
+def parse(argv: list[str]) -> SampleConfig:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__.strip() + "\n\n" + USAGE)
+        sys.exit(0)
+    bad = [a for a in argv if "=" not in a]
+    if bad:
+        raise UserError(f"cannot read argument {bad[0]!r}: arguments are key=value. {USAGE}")
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(SampleConfig), OmegaConf.from_dotlist(argv))
+        for key in ("run", "out"):
+            if OmegaConf.is_missing(cfg, key):
+                raise UserError(f"missing {key}=... . {USAGE}")
+        sample_cfg: SampleConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    except OmegaConfBaseException as err:
+        raise UserError(f"{str(err).splitlines()[0]}. {USAGE}") from None
+    if sample_cfg.num < 1:
+        raise UserError(f"num={sample_cfg.num}: ask for at least one sample.")
+    if sample_cfg.batch < 1:
+        raise UserError(f"batch={sample_cfg.batch}: it must be at least 1.")
+    if Path(sample_cfg.out).suffix.lower() not in (".png", ".npy"):
+        raise UserError(f"out={sample_cfg.out}: the file must end in .png (a picture) or .npy (raw samples).")
+    return sample_cfg
+
+
+def load_run(run_dir: str | Path, device: torch.device):
+    """(G for sampling, D, run config, checkpoint) from RUN_DIR/checkpoints/last.pt; G is G_ema when saved."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run={run_dir}: no such run folder.")
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if not ckpt_path.is_file():
+        raise UserError(f"run={run_dir} has no checkpoint ({ckpt_path} is missing); train it first.")
+    ckpt = checkpoint.load(ckpt_path)
+    cfg = OmegaConf.create(ckpt["config"])
+    G, D = MODELS.build(cfg.model, tuple(ckpt["data_shape"]))
+    try:
+        G.load_state_dict(ckpt["G_ema"] if ckpt.get("G_ema") is not None else ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+    except (RuntimeError, KeyError) as err:
+        raise UserError(f"checkpoint {ckpt_path} does not match its own config: {err}".splitlines()[0]) from None
+    return G.to(device).eval(), D.to(device).eval(), cfg, ckpt
+
+
+@torch.no_grad()
+def generate(G: torch.nn.Module, nz: int, num: int, seed: int, device: torch.device, batch: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    chunks = []
+    for start in range(0, num, batch):
+        z = latent(min(batch, num - start), nz, torch.device("cpu"), gen).to(device)
+        chunks.append(G(z).float().cpu())
+    return torch.cat(chunks)
+
+
+def sample(args: SampleConfig) -> Path:
+    device = resolve_device(args.device)
+    G, D, cfg, ckpt = load_run(args.run, device)
+    fake = generate(G, cfg.model.nz, args.num, args.seed, device, args.batch)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    is_image = ckpt["data_kind"] == "image"
+    if out.suffix.lower() == ".npy":
+        array = ((fake + 1) / 2).clamp_(0, 1) if is_image else fake  # images: [N, C, H, W] in [0, 1]
+        np.save(out, array.numpy().astype(np.float32))
+    elif is_image:
+        save_grid(fake, out)
+    else:
+        from PIL import Image
+
+        data = DATASETS.build(cfg.dataset, args.seed, torch.device("cpu"))
+        real = data.sample_cpu(args.num, torch.Generator().manual_seed(args.seed))
+        loss = LOSSES.build(cfg.loss)
+        image = scatter_points(real, fake, lambda x: loss.prob(D(x.to(device))), Path(args.run).name, loss.d_label)
+        Image.fromarray(image).save(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry `gan-sample`."""
+    try:
+        out = sample(parse(sys.argv[1:] if argv is None else argv))
+    except UserError as err:
+        report("gan-sample", err)
+        sys.exit(2)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
