@@ -127,8 +127,8 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     images_seen, status, step = 0, "completed", 0
     t_loop = t_log = time.perf_counter()
     images_at_log, steps_at_log = 0, 0
-    bar = tqdm(total=tc.steps, desc="gan-train", unit="step", dynamic_ncols=True,
-               mininterval=0.5 if sys.stderr.isatty() else 30.0)  # fmt: skip
+    # A live bar on a terminal (ETA, losses); piped output gets the log lines alone.
+    bar = tqdm(total=tc.steps, desc="gan-train", unit="step", dynamic_ncols=True, disable=None)
     with logging_redirect_tqdm():
         for step in range(1, tc.steps + 1):
             # Algorithm 1: k = train.d_steps discriminator updates...
