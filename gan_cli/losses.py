@@ -28,7 +28,7 @@ class GANLoss:
         raise NotImplementedError
 
     def prob(self, logits: Tensor) -> Tensor:
-        """D's output on the scale it is read at: a probability for the log-loss GANs, a raw score otherwise."""
+        """D's output as logged: a probability for the log-loss GANs, a raw score otherwise."""
         return logits
 
     def after_d_step(self, D: nn.Module) -> None:

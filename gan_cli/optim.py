@@ -1,4 +1,4 @@
-"""Optimizers by name; `optimizer.lr` sets both networks unless lr_g / lr_d (and betas_g / betas_d) are set."""
+"""Optimizers by name; `optimizer.lr` sets both networks unless lr_g / lr_d (and betas_g / d) are set."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def adam(cfg, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, flo
 
 
 @OPTIMIZERS.register("rmsprop")
-def rmsprop(cfg, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+def rmsprop(
+    cfg, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(
         params, lr=lr, alpha=cfg.alpha, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )

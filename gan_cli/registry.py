@@ -18,7 +18,9 @@ class Registry:
     def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._builders:
-                raise ValueError(f"{self.kind} '{name}' is registered twice ({self._builders[name]} and {fn})")
+                raise ValueError(
+                    f"{self.kind} '{name}' is registered twice ({self._builders[name]} and {fn})"
+                )
             self._builders[name] = fn
             return fn
 

@@ -76,12 +76,16 @@ def load_run(run_dir: str | Path, device: torch.device):
         G.load_state_dict(ckpt["G_ema"] if ckpt.get("G_ema") is not None else ckpt["G"])
         D.load_state_dict(ckpt["D"])
     except (RuntimeError, KeyError) as err:
-        raise UserError(f"checkpoint {ckpt_path} does not match its own config: {err}".splitlines()[0]) from None
+        raise UserError(
+            f"checkpoint {ckpt_path} does not match its own config: {err}".splitlines()[0]
+        ) from None
     return G.to(device).eval(), D.to(device).eval(), cfg, ckpt
 
 
 @torch.no_grad()
-def generate(G: torch.nn.Module, nz: int, num: int, seed: int, device: torch.device, batch: int) -> torch.Tensor:
+def generate(
+    G: torch.nn.Module, nz: int, num: int, seed: int, device: torch.device, batch: int
+) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     chunks = []
     for start in range(0, num, batch):
@@ -108,7 +112,9 @@ def sample(args: SampleConfig) -> Path:
         data = DATASETS.build(cfg.dataset, args.seed, torch.device("cpu"))
         real = data.sample_cpu(args.num, torch.Generator().manual_seed(args.seed))
         loss = LOSSES.build(cfg.loss)
-        image = scatter_points(real, fake, lambda x: loss.prob(D(x.to(device))), Path(args.run).name, loss.d_label)
+        image = scatter_points(
+            real, fake, lambda x: loss.prob(D(x.to(device))), Path(args.run).name, loss.d_label
+        )
         Image.fromarray(image).save(out)
     return out
 

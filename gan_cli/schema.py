@@ -124,7 +124,10 @@ def check(cfg: Any) -> None:
         v = o[key]
         if v is not None:
             _require(
-                math.isfinite(v) and v > 0, f"optimizer.{key}", v, "A learning rate must be positive, e.g. 2e-4."
+                math.isfinite(v) and v > 0,
+                f"optimizer.{key}",
+                v,
+                "A learning rate must be positive, e.g. 2e-4.",
             )
     for key in ("betas", "betas_g", "betas_d"):
         v = o[key]

@@ -42,7 +42,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but no CUDA device is available. Use train.device=auto or cpu.")
+        raise ConfigError(
+            f"train.device={name} but no CUDA device is available. Use train.device=auto or cpu."
+        )
     return torch.device(name)
 
 
@@ -59,8 +61,16 @@ def write_json(data: dict, path: Path) -> None:
 
 
 @torch.no_grad()
-def log_samples(tracker: Tracker, G_s: torch.nn.Module, D: torch.nn.Module, loss: GANLoss,
-                data: Sampler, z_fixed: torch.Tensor, step: int, out_dir: Path) -> None:  # fmt: skip
+def log_samples(
+    tracker: Tracker,
+    G_s: torch.nn.Module,
+    D: torch.nn.Module,
+    loss: GANLoss,
+    data: Sampler,
+    z_fixed: torch.Tensor,
+    step: int,
+    out_dir: Path,
+) -> None:
     """Sample grid from the fixed z (images) or a scatter plot over D's heat map (2-D points)."""
     was_training = G_s.training
     G_s.eval()
@@ -83,7 +93,7 @@ def log_samples(tracker: Tracker, G_s: torch.nn.Module, D: torch.nn.Module, loss
 
 
 def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Train the GAN described by `cfg`, writing checkpoints, TensorBoard events and summary.json to out_dir."""
+    """Train the GAN described by `cfg`; write checkpoints, TensorBoard events and summary.json to out_dir."""
     t_start = time.perf_counter()
     schema.check(cfg)
     tc = cfg.train
@@ -107,18 +117,31 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     loss = LOSSES.build(cfg.loss)
     opt_g, opt_d = build_optimizers(cfg.optimizer, G, D)
     G_ema = make_ema(G) if tc.ema else None
-    z_fixed = latent(tc.num_samples * (16 if data.kind == "points" else 1), cfg.model.nz, torch.device("cpu"),
-                     torch.Generator().manual_seed(tc.seed + 1)).to(device)  # fmt: skip
+    z_fixed = latent(
+        tc.num_samples * (16 if data.kind == "points" else 1),
+        cfg.model.nz,
+        torch.device("cpu"),
+        torch.Generator().manual_seed(tc.seed + 1),
+    ).to(device)
     if loss.penalty is not None and any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules()):
-        log.warning("loss=%s penalises per-sample gradients but D uses batch norm; "
-                    "model.d_norm=layer (or none) is the sound choice.", cfg.loss.name)  # fmt: skip
+        log.warning(
+            "loss=%s penalises per-sample gradients but D uses batch norm; "
+            "model.d_norm=layer (or none) is the sound choice.",
+            cfg.loss.name,
+        )
 
     tracker = Tracker(out_dir)
     tracker.hparams(OmegaConf.to_container(cfg, resolve=True), ["loss/D", "loss/G", "perf/images_per_sec"])
     tracker.text("config", "```\n" + OmegaConf.to_yaml(cfg) + "```", 0)
     n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
-    log.info("run folder %s | device %s | data %s x %s | G %d params, D %d params",
-             out_dir, device, cfg.dataset.name, list(data.shape), *n_params)  # fmt: skip
+    log.info(
+        "run folder %s | device %s | data %s x %s | G %d params, D %d params",
+        out_dir,
+        device,
+        cfg.dataset.name,
+        list(data.shape),
+        *n_params,
+    )
 
     # Statistics are summed on the device and read once per log_every steps: no per-step host sync.
     stats = torch.zeros(len(STAT_NAMES), device=device)
@@ -158,8 +181,9 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
                 update_ema(G_ema, G, tc.ema_decay, step)
             images_seen += tc.batch_size * tc.d_steps
             with torch.no_grad():
-                stats += torch.stack([loss_d, loss_g, penalty, loss.prob(real_logits).mean(),
-                                      loss.prob(fake_logits).mean()]).float()  # fmt: skip
+                stats += torch.stack(
+                    [loss_d, loss_g, penalty, loss.prob(real_logits).mean(), loss.prob(fake_logits).mean()]
+                ).float()
             bar.update(1)
 
             if step % tc.log_every == 0 or step == tc.steps:
@@ -174,9 +198,16 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
                 t_log, images_at_log, steps_at_log = now, images_seen, step
                 tracker.scalars(last, step)
                 bar.set_postfix(D=f"{last['loss/D']:.3f}", G=f"{last['loss/G']:.3f}")
-                log.info("step %d/%d  loss_D %.4f  loss_G %.4f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s",
-                         step, tc.steps, last["loss/D"], last["loss/G"], last["D/real"], last["D/fake"],
-                         last["perf/images_per_sec"])  # fmt: skip
+                log.info(
+                    "step %d/%d  loss_D %.4f  loss_G %.4f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s",
+                    step,
+                    tc.steps,
+                    last["loss/D"],
+                    last["loss/G"],
+                    last["D/real"],
+                    last["D/fake"],
+                    last["perf/images_per_sec"],
+                )
                 if not all(np.isfinite(v) for v in values):
                     status = "diverged"
                     msg = f"training diverged at step {step}: a loss is not finite ({last}). Stopping."
@@ -211,8 +242,14 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
         "loss": cfg.loss.name,
     }
     write_json(summary, out_dir / "summary.json")
-    log.info("%s after %d steps in %.1f s (%.0f img/s); run folder %s",
-             status, step, train_time, summary["images_per_sec"], out_dir)  # fmt: skip
+    log.info(
+        "%s after %d steps in %.1f s (%.0f img/s); run folder %s",
+        status,
+        step,
+        train_time,
+        summary["images_per_sec"],
+        out_dir,
+    )
     return summary
 
 

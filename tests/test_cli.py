@@ -26,7 +26,13 @@ def test_gan_train_default_layout(tmp_path):
     run_dir = only_run_dir(tmp_path / "outputs")  # outputs/DATE/TIME
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", run_dir.parent.name)
     assert re.fullmatch(r"\d{2}-\d{2}-\d{2}", run_dir.name)
-    for name in (".hydra/config.yaml", ".hydra/overrides.yaml", "checkpoints/last.pt", "summary.json", "train.log"):
+    for name in (
+        ".hydra/config.yaml",
+        ".hydra/overrides.yaml",
+        "checkpoints/last.pt",
+        "summary.json",
+        "train.log",
+    ):
         assert (run_dir / name).is_file(), name
     assert list(run_dir.glob("events.out.tfevents.*"))
     summary = read_summary(run_dir)
@@ -61,7 +67,9 @@ def test_unknown_option_lists_valid_ones(tmp_path):
 
 
 def test_multirun_sweep_gives_four_runs_with_hparams(tmp_path):
-    proc = run_cli(["gan-train", "-m", "loss=lsgan,hinge", "optimizer.lr=1e-4,2e-4", *FAST, *RING], cwd=tmp_path)
+    proc = run_cli(
+        ["gan-train", "-m", "loss=lsgan,hinge", "optimizer.lr=1e-4,2e-4", *FAST, *RING], cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     jobs = sorted(p.parent for p in tmp_path.glob("multirun/*/*/*/summary.json"))
     assert len(jobs) == 4
@@ -101,12 +109,16 @@ def trained_runs(tmp_path_factory):
 
 def test_gan_sample_images(trained_runs, tmp_path):
     run = trained_runs["images"]
-    proc = run_cli(["gan-sample", f"run={run}", "num=10", f"out={tmp_path / 'x.npy'}", "seed=3"], cwd=tmp_path)
+    proc = run_cli(
+        ["gan-sample", f"run={run}", "num=10", f"out={tmp_path / 'x.npy'}", "seed=3"], cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     x = np.load(tmp_path / "x.npy")
     assert x.shape == (10, 1, 16, 16) and x.dtype == np.float32  # the digits' configured resolution
     assert x.min() >= 0 and x.max() <= 1
-    again = run_cli(["gan-sample", f"run={run}", "num=10", f"out={tmp_path / 'y.npy'}", "seed=3"], cwd=tmp_path)
+    again = run_cli(
+        ["gan-sample", f"run={run}", "num=10", f"out={tmp_path / 'y.npy'}", "seed=3"], cwd=tmp_path
+    )
     assert again.returncode == 0 and np.array_equal(x, np.load(tmp_path / "y.npy"))  # seeded
     proc = run_cli(["gan-sample", f"run={run}", "num=16", f"out={tmp_path / 'grid.png'}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

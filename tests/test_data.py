@@ -33,7 +33,9 @@ def write_idx(folder: Path, prefix: str, images: np.ndarray) -> None:
     """MNIST's IDX files: big-endian magic, counts, then raw bytes."""
     folder.mkdir(parents=True, exist_ok=True)
     n, h, w = images.shape
-    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">iiii", 2051, n, h, w) + images.tobytes())
+    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+        struct.pack(">iiii", 2051, n, h, w) + images.tobytes()
+    )
     labels = (np.arange(n) % 10).astype(np.uint8)
     (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">ii", 2049, n) + labels.tobytes())
 

@@ -17,7 +17,9 @@ LOG4 = math.log(4.0)
 
 
 def build(name: str, **kw):
-    return LOSSES.build(OmegaConf.create({"name": name, "clip": 0.01, "gp_weight": 10.0, "gp_every": 1, **kw}))
+    return LOSSES.build(
+        OmegaConf.create({"name": name, "clip": 0.01, "gp_weight": 10.0, "gp_every": 1, **kw})
+    )
 
 
 def logits_for(p: float, n: int = 7) -> torch.Tensor:
@@ -36,7 +38,9 @@ def test_minimax_and_nonsaturating_g_losses_match_their_definitions():
     fake = torch.tensor([-3.0, -0.5, 0.0, 2.0])
     d = torch.sigmoid(fake.double())
     assert build("minimax").g_loss(fake).item() == pytest.approx(torch.log1p(-d).mean().item(), rel=1e-5)
-    assert build("nonsaturating").g_loss(fake).item() == pytest.approx((-torch.log(d)).mean().item(), rel=1e-5)
+    assert build("nonsaturating").g_loss(fake).item() == pytest.approx(
+        (-torch.log(d)).mean().item(), rel=1e-5
+    )
 
 
 def test_nonsaturating_gradient_is_strong_where_minimax_saturates():
@@ -102,7 +106,9 @@ def test_hinge():
     loss = build("hinge")
     assert loss.d_loss(torch.ones(4), -torch.ones(4)).item() == 0.0
     assert loss.d_loss(torch.zeros(4), torch.zeros(4)).item() == pytest.approx(2.0)
-    assert loss.d_loss(torch.tensor([3.0, -1.0]), torch.tensor([0.5, -4.0])).item() == pytest.approx(1.0 + 0.75)
+    assert loss.d_loss(torch.tensor([3.0, -1.0]), torch.tensor([0.5, -4.0])).item() == pytest.approx(
+        1.0 + 0.75
+    )
     assert loss.g_loss(torch.tensor([1.0, 3.0])).item() == pytest.approx(-2.0)
 
 

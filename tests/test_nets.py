@@ -72,8 +72,12 @@ def test_dcgan_at_64_is_exactly_the_classic_example():
     G, D = MODELS.build(model_cfg("dcgan"), (3, 64, 64))
     ref_G, ref_D = ClassicGenerator(), ClassicDiscriminator()
     # Same parameters and buffers, name by name and shape by shape...
-    assert {k: v.shape for k, v in G.state_dict().items()} == {k: v.shape for k, v in ref_G.state_dict().items()}
-    assert {k: v.shape for k, v in D.state_dict().items()} == {k: v.shape for k, v in ref_D.state_dict().items()}
+    assert {k: v.shape for k, v in G.state_dict().items()} == {
+        k: v.shape for k, v in ref_G.state_dict().items()
+    }
+    assert {k: v.shape for k, v in D.state_dict().items()} == {
+        k: v.shape for k, v in ref_D.state_dict().items()
+    }
     assert sum(p.numel() for p in G.parameters()) == 3_576_704
     assert sum(p.numel() for p in D.parameters()) == 2_765_568
     # ...and the same function: with the same weights, same outputs (ours are logits, theirs sigmoid).
@@ -101,8 +105,11 @@ def test_dcgan_at_28_follows_seed_004():
     G, D = MODELS.build(model_cfg("dcgan"), (1, 28, 28))
     linear_g = [m.out_features for m in G.modules() if isinstance(m, nn.Linear)]
     assert linear_g == [1024, 7 * 7 * 128]
-    convs_g = [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in G.modules()
-               if isinstance(m, nn.ConvTranspose2d)]  # fmt: skip
+    convs_g = [
+        (m.in_channels, m.out_channels, m.kernel_size, m.stride)
+        for m in G.modules()
+        if isinstance(m, nn.ConvTranspose2d)
+    ]
     assert convs_g == [(128, 64, (4, 4), (2, 2)), (64, 1, (4, 4), (2, 2))]
     convs_d = [(m.out_channels, m.kernel_size) for m in D.modules() if isinstance(m, nn.Conv2d)]
     assert convs_d == [(32, (5, 5)), (64, (5, 5))]

@@ -85,15 +85,22 @@ def test_folder_dataset_trains(tmp_path):
     (tmp_path / "imgs").mkdir()
     for i in range(10):
         Image.new("RGB", (20, 20), (25 * i, 0, 0)).save(tmp_path / "imgs" / f"{i}.png")
-    out, _ = run(tmp_path, ["dataset=folder", f"dataset.root={tmp_path / 'imgs'}", "dataset.image_size=16",
-                            *SMALL_DCGAN])  # fmt: skip
+    out, _ = run(
+        tmp_path,
+        ["dataset=folder", f"dataset.root={tmp_path / 'imgs'}", "dataset.image_size=16", *SMALL_DCGAN],
+    )
     _, state, _ = assert_complete_run(out)
     assert state["data_shape"] == [3, 16, 16]
 
 
 def test_experiment_preset_is_seed_004_recipe(tmp_path):
     cfg = make_cfg(["experiment=mnist_dcgan_lsgan"])
-    assert (cfg.dataset.name, cfg.model.name, cfg.loss.name, cfg.optimizer.name) == ("mnist", "dcgan", "lsgan", "adam")
+    assert (cfg.dataset.name, cfg.model.name, cfg.loss.name, cfg.optimizer.name) == (
+        "mnist",
+        "dcgan",
+        "lsgan",
+        "adam",
+    )
     assert cfg.train.batch_size == 128 and cfg.optimizer.betas[0] == 0.5 and cfg.dataset.image_size == 28
     fake_mnist(tmp_path / "data")
     overrides = ["experiment=mnist_dcgan_lsgan", f"dataset.root={tmp_path / 'data'}", "train.steps=2"]
@@ -104,8 +111,17 @@ def test_experiment_preset_is_seed_004_recipe(tmp_path):
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
 def test_optimizers_and_ttur(tmp_path, optimizer):
-    out, _ = run(tmp_path, ["dataset=ring", "model=mlp", f"optimizer={optimizer}", "optimizer.lr_d=4e-4",
-                            "optimizer.lr_g=1e-4", *SMALL_MLP])  # fmt: skip
+    out, _ = run(
+        tmp_path,
+        [
+            "dataset=ring",
+            "model=mlp",
+            f"optimizer={optimizer}",
+            "optimizer.lr_d=4e-4",
+            "optimizer.lr_g=1e-4",
+            *SMALL_MLP,
+        ],
+    )
     _, state, tags = assert_complete_run(out)
     assert state["opt_g"]["param_groups"][0]["lr"] == 1e-4
     assert state["opt_d"]["param_groups"][0]["lr"] == 4e-4
@@ -114,8 +130,10 @@ def test_optimizers_and_ttur(tmp_path, optimizer):
 
 
 def test_optimizer_lr_sets_both_networks_and_betas_split(tmp_path):
-    out, _ = run(tmp_path, ["dataset=ring", "model=mlp", "optimizer.lr=3e-4", "optimizer.betas_d=[0.0,0.9]",
-                            *SMALL_MLP])  # fmt: skip
+    out, _ = run(
+        tmp_path,
+        ["dataset=ring", "model=mlp", "optimizer.lr=3e-4", "optimizer.betas_d=[0.0,0.9]", *SMALL_MLP],
+    )
     state = checkpoint.load(out / "checkpoints" / "last.pt")
     g, d = state["opt_g"]["param_groups"][0], state["opt_d"]["param_groups"][0]
     assert g["lr"] == d["lr"] == 3e-4
@@ -151,19 +169,37 @@ def test_ema_switch(tmp_path):
 
 
 def test_logging_and_checkpoint_cadence(tmp_path):
-    out, _ = run(tmp_path, ["dataset=ring", "model=mlp", "train.steps=7", "train.log_every=3",
-                            "train.sample_every=2", *SMALL_MLP])  # fmt: skip
+    out, _ = run(
+        tmp_path,
+        [
+            "dataset=ring",
+            "model=mlp",
+            "train.steps=7",
+            "train.log_every=3",
+            "train.sample_every=2",
+            *SMALL_MLP,
+        ],
+    )
     tags = event_tags(out)
     assert [e.step for e in tags["_acc"].Scalars("loss/D")] == [3, 6, 7]
     assert sorted(p.name for p in (out / "samples").iterdir()) == [
-        "step_000002.png", "step_000004.png", "step_000006.png", "step_000007.png"]  # fmt: skip
+        "step_000002.png",
+        "step_000004.png",
+        "step_000006.png",
+        "step_000007.png",
+    ]
     assert all(math.isfinite(e.value) for e in tags["_acc"].Scalars("loss/G"))
 
 
 def test_bad_values_are_refused_naming_the_key(tmp_path):
-    for override, key in [("optimizer.lr=-1", "optimizer.lr"), ("train.batch_size=0", "train.batch_size"),
-                          ("train.d_steps=0", "train.d_steps"), ("train.device=tpu", "train.device"),
-                          ("dataset.channels=2", "dataset.channels"), ("optimizer.betas=[0.5]", "optimizer.betas")]:  # fmt: skip
+    for override, key in [
+        ("optimizer.lr=-1", "optimizer.lr"),
+        ("train.batch_size=0", "train.batch_size"),
+        ("train.d_steps=0", "train.d_steps"),
+        ("train.device=tpu", "train.device"),
+        ("dataset.channels=2", "dataset.channels"),
+        ("optimizer.betas=[0.5]", "optimizer.betas"),
+    ]:
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             train(make_cfg([override]), tmp_path / "never")
     assert not (tmp_path / "never").exists()  # refused before anything was written
@@ -180,9 +216,19 @@ def test_an_existing_run_is_never_overwritten(tmp_path):
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     # SGD with momentum at rate 1 on WGAN's unclipped critic overflows after a few steps.
     out = tmp_path / "run"
-    overrides = ["dataset=ring", "model=mlp", "loss=wgan", "loss.clip=1e30", "optimizer=sgd", "optimizer.lr=1",
-                 "optimizer.momentum=0.9",
-                 "train.steps=40", "train.log_every=1", "train.ckpt_every=1", *SMALL_MLP]  # fmt: skip
+    overrides = [
+        "dataset=ring",
+        "model=mlp",
+        "loss=wgan",
+        "loss.clip=1e30",
+        "optimizer=sgd",
+        "optimizer.lr=1",
+        "optimizer.momentum=0.9",
+        "train.steps=40",
+        "train.log_every=1",
+        "train.ckpt_every=1",
+        *SMALL_MLP,
+    ]
     summary = train(make_cfg(FAST + overrides), out)
     assert summary["status"] == "diverged" and 1 < summary["step"] < 40
     assert read_summary(out)["status"] == "diverged"

@@ -156,4 +156,3 @@ def dcgan(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
 
 def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-

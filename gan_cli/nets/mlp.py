@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor, nn
 
 from gan_cli.nets import MODELS
@@ -66,4 +65,3 @@ def mlp(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     G = MLPGenerator(cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image)
     D = MLPDiscriminator(shape, cfg.d_hidden, cfg.d_layers, cfg.maxout_pieces, cfg.dropout)
     return G, D
-
