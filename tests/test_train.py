@@ -235,3 +235,16 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     state = checkpoint.load(out / "checkpoints" / "last.pt")
     assert state["step"] < summary["step"]
     assert all(torch.isfinite(v).all() for v in state["G"].values())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_without_it_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        train(make_cfg([*FAST, "train.device=cuda"]), tmp_path / "run")
+
+
+def test_auto_device_is_cuda_when_available(tmp_path):
+    from gan_cli.train import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu").type == "cpu"
