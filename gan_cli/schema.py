@@ -71,7 +71,7 @@ class OptimizerConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 3000  # generator updates
+    steps: int = 6000  # generator updates
     batch_size: int = 64
     d_steps: int = 1  # discriminator updates per generator update (k in Algorithm 1)
     seed: int = 0
