@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from gan_cli.errors import UserError
 
@@ -84,3 +87,78 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     if not isinstance(state, dict) or not isinstance(state.get("step"), int):
         raise UserError(f"checkpoint {path} is not a gan-cli checkpoint (no integer 'step').")
     return state
+
+
+def save_rotating(state: dict[str, Any], ckpt_dir: Path, keep: int) -> Path:
+    """Write step_NNNNNN.pt and point last.pt at it (atomically); keep the newest `keep` step files."""
+    last = ckpt_dir / "last.pt"
+    try:
+        if keep == 0:
+            save(state, last)
+            return last
+        step_file = ckpt_dir / f"step_{state['step']:06d}.pt"
+        save(state, step_file)
+        tmp = ckpt_dir / f".last.pt.{os.getpid()}.link"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(step_file, tmp)  # same bytes, no second write
+        except OSError:
+            shutil.copyfile(step_file, tmp)
+        os.replace(tmp, last)
+    except OSError as err:
+        raise UserError(
+            f"cannot write checkpoint in {ckpt_dir}: {err}. The previous checkpoint, if any, is untouched; "
+            "free some space (or fix the folder's permissions) and resume the run."
+        ) from None
+    for old in sorted(ckpt_dir.glob("step_*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
+    return last
+
+
+def remove_stale_temporaries(ckpt_dir: Path) -> None:
+    """Temporary files a killed process left behind (the checkpoints themselves are never partial)."""
+    for tmp in list(ckpt_dir.glob(".*.tmp")) + list(ckpt_dir.glob(".last.pt.*.link")):
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Training:
+    """Everything that evolves during training, saved and restored as one."""
+
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    data: Any  # a Sampler
+    z_fixed: torch.Tensor
+
+    def state_dict(self, step: int, config: dict) -> dict[str, Any]:
+        """Tensors and plain containers only, so the file loads with weights_only=True."""
+        return {
+            "step": int(step),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "data": self.data.state_dict(),
+            "data_kind": self.data.kind,
+            "data_shape": list(self.data.shape),
+            "z_fixed": self.z_fixed.cpu(),
+            "rng": rng_state(),
+            "config": config,
+            "version": 1,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore every piece, the RNG states last (building the components consumed random numbers)."""
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"] if state["G_ema"] is not None else state["G"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.data.load_state_dict(state["data"])
+        self.z_fixed = state["z_fixed"].to(self.z_fixed.device)
+        set_rng_state(state["rng"])

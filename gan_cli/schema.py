@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from gan_cli.errors import ConfigError
 
@@ -79,6 +79,7 @@ class TrainConfig:
     log_every: int = 50  # steps between scalar logs (the only host syncs)
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
     ckpt_every: int = 500  # steps between checkpoints (0 = only at the end)
+    keep_ckpts: int = 3  # step_*.pt files kept beside last.pt (0 = last.pt only)
     num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
     ema: bool = True  # keep an exponential moving average of G's weights for samples
     ema_decay: float = 0.999
@@ -92,12 +93,36 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    resume: str | None = None  # a run folder to continue in place from its checkpoints/last.pt
+
+
+# What a resume may change: how long to train and how to watch it, never what is trained.
+RESUMABLE_KEYS = (
+    "train.steps",
+    "train.log_every",
+    "train.sample_every",
+    "train.ckpt_every",
+    "train.keep_ckpts",
+    "train.device",
+    "train.threads",
+)
+
+
+def _first_set(value: Any, default: Any) -> Any:
+    return default if value in (None, "") else value
+
+
+def _hydra_subdir(resume: Any, now: str) -> str:
+    return ".hydra" if resume in (None, "") else f".hydra/resume_{now}"
 
 
 def register_schemas() -> None:
-    """Make the schemas known to Hydra (`defaults: [base_config, ...]` in conf/config.yaml)."""
+    """Make the schemas and resolvers known to Hydra (`defaults: [base_config, ...]` in conf/config.yaml)."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
+    # hydra.run.dir is the resumed run's own folder when resume= is given.
+    OmegaConf.register_new_resolver("gan_first_set", _first_set, replace=True)
+    OmegaConf.register_new_resolver("gan_hydra_subdir", _hydra_subdir, replace=True)
 
 
 def _require(ok: bool, key: str, value: Any, why: str) -> None:
@@ -110,7 +135,7 @@ def check(cfg: Any) -> None:
     t, o, d, m, lo = cfg.train, cfg.optimizer, cfg.dataset, cfg.model, cfg.loss
     for key in ("steps", "batch_size", "d_steps", "log_every", "num_samples"):
         _require(t[key] >= 1, f"train.{key}", t[key], "It must be a whole number of at least 1.")
-    for key in ("sample_every", "ckpt_every", "threads"):
+    for key in ("sample_every", "ckpt_every", "keep_ckpts", "threads"):
         _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
     _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "It must be in [0, 1), e.g. 0.999.")
     dev = str(t.device)

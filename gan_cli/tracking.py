@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 from torchvision.utils import make_grid, save_image
+
+from gan_cli.plots import scatter_points
 
 
 def image_grid(images: Tensor) -> Tensor:
@@ -70,3 +73,35 @@ class Tracker:
 
     def close(self) -> None:
         self.writer.close()
+
+
+@torch.no_grad()
+def log_samples(
+    tracker: Tracker,
+    G_s: torch.nn.Module,
+    D: torch.nn.Module,
+    loss: Any,
+    data: Any,
+    z_fixed: torch.Tensor,
+    step: int,
+    out_dir: Path,
+) -> None:
+    """Sample grid from the fixed z (images) or a scatter plot over D's heat map (2-D points)."""
+    was_training = G_s.training
+    G_s.eval()
+    fake = G_s(z_fixed)
+    G_s.train(was_training)
+    (out_dir / "samples").mkdir(exist_ok=True)
+    if data.kind == "image":
+        tracker.images("samples/fixed_z", fake, step)
+        save_grid(fake, out_dir / "samples" / f"step_{step:06d}.png")
+    else:
+        D.eval()
+        real = data.sample_cpu(len(fake), torch.Generator().manual_seed(0))
+        d_fn = lambda x: loss.prob(D(x.to(z_fixed.device)))  # noqa: E731
+        image = scatter_points(real, fake, d_fn, f"step {step}", loss.d_label)
+        D.train()
+        tracker.picture("samples/scatter", image, step)
+        from PIL import Image
+
+        Image.fromarray(image).save(out_dir / "samples" / f"step_{step:06d}.png")

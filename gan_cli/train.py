@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -24,14 +25,15 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from gan_cli import checkpoint, schema
-from gan_cli.data import DATASETS, Sampler
+from gan_cli.data import DATASETS
 from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.losses import LOSSES, GANLoss
 from gan_cli.nets import MODELS, latent
 from gan_cli.optim import build_optimizers
-from gan_cli.plots import scatter_points
-from gan_cli.tracking import Tracker, save_grid
+from gan_cli.resume import resume_config
+from gan_cli.signals import StopRequest
+from gan_cli.tracking import Tracker, log_samples
 
 log = logging.getLogger("gan_cli.train")
 STAT_NAMES = ("loss/D", "loss/G", "loss/penalty", "D/real", "D/fake")
@@ -60,51 +62,70 @@ def write_json(data: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-@torch.no_grad()
-def log_samples(
-    tracker: Tracker,
-    G_s: torch.nn.Module,
-    D: torch.nn.Module,
-    loss: GANLoss,
-    data: Sampler,
-    z_fixed: torch.Tensor,
-    step: int,
-    out_dir: Path,
-) -> None:
-    """Sample grid from the fixed z (images) or a scatter plot over D's heat map (2-D points)."""
-    was_training = G_s.training
-    G_s.eval()
-    fake = G_s(z_fixed)
-    G_s.train(was_training)
-    (out_dir / "samples").mkdir(exist_ok=True)
-    if data.kind == "image":
-        tracker.images("samples/fixed_z", fake, step)
-        save_grid(fake, out_dir / "samples" / f"step_{step:06d}.png")
-    else:
-        D.eval()
-        real = data.sample_cpu(len(fake), torch.Generator().manual_seed(0))
-        d_fn = lambda x: loss.prob(D(x.to(z_fixed.device)))  # noqa: E731
-        image = scatter_points(real, fake, d_fn, f"step {step}", loss.d_label)
-        D.train()
-        tracker.picture("samples/scatter", image, step)
-        from PIL import Image
+def gan_step(run: checkpoint.Training, loss: GANLoss, tc: DictConfig, nz: int, step: int) -> torch.Tensor:
+    """One iteration of Algorithm 1; returns [loss_D, loss_G, penalty, D(x), D(G(z))] on the device."""
+    G, D, device = run.G, run.D, run.z_fixed.device
+    penalty = torch.zeros((), device=device)
+    # k = train.d_steps discriminator updates...
+    for k in range(tc.d_steps):
+        real = run.data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
+        z = latent(tc.batch_size, nz, device)
+        with torch.set_grad_enabled(k == tc.d_steps - 1):
+            fake = G(z)  # the last one is reused by the generator update, as in the DCGAN example
+        real_logits, fake_logits = D(real), D(fake.detach())
+        loss_d = loss.d_loss(real_logits, fake_logits)
+        if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
+            penalty = loss.penalty(D, real, fake)
+            loss_d_total = loss_d + penalty
+        else:
+            loss_d_total = loss_d
+        run.opt_d.zero_grad(set_to_none=True)
+        loss_d_total.backward()
+        run.opt_d.step()
+        loss.after_d_step(D)
+    # ...then one generator update, with D's parameters frozen.
+    D.requires_grad_(False)
+    loss_g = loss.g_loss(D(fake))
+    run.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    run.opt_g.step()
+    D.requires_grad_(True)
+    if run.G_ema is not None:
+        update_ema(run.G_ema, G, tc.ema_decay, step)
+    with torch.no_grad():
+        probs = [loss.prob(real_logits).mean(), loss.prob(fake_logits).mean()]
+        return torch.stack([loss_d, loss_g, penalty, *probs]).float()
 
-        Image.fromarray(image).save(out_dir / "samples" / f"step_{step:06d}.png")
 
+def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Train the GAN described by `cfg`; write checkpoints, TensorBoard events and summary.json to out_dir.
 
-def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Train the GAN described by `cfg`; write checkpoints, TensorBoard events and summary.json to out_dir."""
+    With `cfg.resume` set, continue that run folder in place instead (out_dir is then ignored); `overrides`
+    are the command line's, which a resume applies to the run's own saved config.
+    """
     t_start = time.perf_counter()
+    resumed = None
+    if cfg.resume:
+        cfg, resumed, out_dir = resume_config(cfg, overrides)
     schema.check(cfg)
     tc = cfg.train
     out_dir = Path(out_dir)
-    ckpt_path = out_dir / "checkpoints" / "last.pt"
-    if ckpt_path.exists():
+    ckpt_dir = out_dir / "checkpoints"
+    if resumed is None and (ckpt_dir / "last.pt").exists():
         raise UserError(
-            f"{out_dir} already holds a run ({ckpt_path} exists); refusing to overwrite it. "
-            "Start the new run in another folder (hydra.run.dir=...)."
+            f"{out_dir} already holds a run ({ckpt_dir / 'last.pt'} exists); refusing to overwrite it. "
+            f"Continue it with resume={out_dir}, or start the new run in another folder (hydra.run.dir=...)."
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start = resumed["step"] if resumed else 0
+    if start >= tc.steps:
+        raise UserError(
+            f"{out_dir} is already at step {start}; ask for more with train.steps=N (N > {start})."
+        )
+    try:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the run folder {ckpt_dir}: {err}.") from None
+    checkpoint.remove_stale_temporaries(ckpt_dir)
     device = resolve_device(tc.device)
     if tc.threads:
         torch.set_num_threads(tc.threads)
@@ -116,26 +137,29 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     G, D = G.to(device), D.to(device)
     loss = LOSSES.build(cfg.loss)
     opt_g, opt_d = build_optimizers(cfg.optimizer, G, D)
-    G_ema = make_ema(G) if tc.ema else None
-    z_fixed = latent(
-        tc.num_samples * (16 if data.kind == "points" else 1),
-        cfg.model.nz,
-        torch.device("cpu"),
-        torch.Generator().manual_seed(tc.seed + 1),
-    ).to(device)
+    n_fixed = tc.num_samples * (16 if data.kind == "points" else 1)
+    z_fixed = latent(n_fixed, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(tc.seed + 1))
+    run = checkpoint.Training(G, D, make_ema(G) if tc.ema else None, opt_g, opt_d, data, z_fixed.to(device))
+    if resumed is not None:
+        run.load_state_dict(resumed)  # models, optimizers, data order, fixed z, RNG states
     if loss.penalty is not None and any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules()):
         log.warning(
             "loss=%s penalises per-sample gradients but D uses batch norm; "
             "model.d_norm=layer (or none) is the sound choice.",
             cfg.loss.name,
         )
+    saved_config = OmegaConf.to_container(cfg, resolve=True)
+    saved_config["resume"] = None  # the same config, whether or not the run was resumed
 
-    tracker = Tracker(out_dir)
-    tracker.hparams(OmegaConf.to_container(cfg, resolve=True), ["loss/D", "loss/G", "perf/images_per_sec"])
-    tracker.text("config", "```\n" + OmegaConf.to_yaml(cfg) + "```", 0)
+    # On resume, TensorBoard drops events logged after the checkpoint: curves continue without duplicates.
+    tracker = Tracker(out_dir, purge_step=start + 1 if resumed else None)
+    if resumed is None:
+        tracker.hparams(saved_config, ["loss/D", "loss/G", "perf/images_per_sec"])
+        tracker.text("config", "```\n" + OmegaConf.to_yaml(cfg) + "```", 0)
     n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
     log.info(
-        "run folder %s | device %s | data %s x %s | G %d params, D %d params",
+        "%s %s | device %s | data %s x %s | G %d params, D %d params",
+        f"resuming at step {start}:" if resumed else "run folder",
         out_dir,
         device,
         cfg.dataset.name,
@@ -145,85 +169,52 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
 
     # Statistics are summed on the device and read once per log_every steps: no per-step host sync.
     stats = torch.zeros(len(STAT_NAMES), device=device)
-    zero = torch.zeros((), device=device)
     last: dict[str, float] = {}
-    images_seen, status, step = 0, "completed", 0
+    images_seen, status, step = 0, "completed", start
     t_loop = t_log = time.perf_counter()
-    images_at_log, steps_at_log = 0, 0
+    images_at_log, steps_at_log = 0, start
     # A live bar on a terminal (ETA, losses); piped output gets the log lines alone.
-    bar = tqdm(total=tc.steps, desc="gan-train", unit="step", dynamic_ncols=True, disable=None)
-    with logging_redirect_tqdm():
-        for step in range(1, tc.steps + 1):
-            # Algorithm 1: k = train.d_steps discriminator updates...
-            for k in range(tc.d_steps):
-                real = data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
-                z = latent(tc.batch_size, cfg.model.nz, device)
-                last_k = k == tc.d_steps - 1
-                with torch.set_grad_enabled(last_k):
-                    fake = G(z)  # the last one is reused by the generator update, as in the DCGAN example
-                real_logits, fake_logits = D(real), D(fake.detach())
-                loss_d = loss.d_loss(real_logits, fake_logits)
-                penalty = zero
-                if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
-                    penalty = loss.penalty(D, real, fake)
-                opt_d.zero_grad(set_to_none=True)
-                (loss_d + penalty).backward()
-                opt_d.step()
-                loss.after_d_step(D)
-            # ...then one generator update, with D's parameters frozen.
-            D.requires_grad_(False)
-            loss_g = loss.g_loss(D(fake))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
-            if G_ema is not None:
-                update_ema(G_ema, G, tc.ema_decay, step)
+    bar = tqdm(total=tc.steps, initial=start, desc="gan-train", unit="step", dynamic_ncols=True, disable=None)
+    with logging_redirect_tqdm(), StopRequest() as stop:
+        for step in range(start + 1, tc.steps + 1):
+            stats += gan_step(run, loss, tc, cfg.model.nz, step)
             images_seen += tc.batch_size * tc.d_steps
-            with torch.no_grad():
-                stats += torch.stack(
-                    [loss_d, loss_g, penalty, loss.prob(real_logits).mean(), loss.prob(fake_logits).mean()]
-                ).float()
             bar.update(1)
 
-            if step % tc.log_every == 0 or step == tc.steps:
-                values = (stats / (step - steps_at_log)).tolist()
+            is_last = step == tc.steps
+            due_ckpt = is_last or stop.signum is not None or (tc.ckpt_every and step % tc.ckpt_every == 0)
+            if step % tc.log_every == 0 or is_last:
+                ips = (images_seen - images_at_log) / max(time.perf_counter() - t_log, 1e-9)
+                last = log_stats(tracker, stats / (step - steps_at_log), step, tc.steps, ips, run, loss, bar)
+                t_log, images_at_log, steps_at_log = time.perf_counter(), images_seen, step
                 stats.zero_()
-                now = time.perf_counter()
-                last = dict(zip(STAT_NAMES, values, strict=True))
-                if loss.penalty is None:
-                    del last["loss/penalty"]
-                last["perf/images_per_sec"] = (images_seen - images_at_log) / max(now - t_log, 1e-9)
-                last["lr/G"], last["lr/D"] = opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]
-                t_log, images_at_log, steps_at_log = now, images_seen, step
-                tracker.scalars(last, step)
-                bar.set_postfix(D=f"{last['loss/D']:.3f}", G=f"{last['loss/G']:.3f}")
-                log.info(
-                    "step %d/%d  loss_D %.4f  loss_G %.4f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s",
-                    step,
-                    tc.steps,
-                    last["loss/D"],
-                    last["loss/G"],
-                    last["D/real"],
-                    last["D/fake"],
-                    last["perf/images_per_sec"],
+            # Nothing non-finite is ever checkpointed: the last checkpoint stays the last good state.
+            if (step % tc.log_every == 0 or due_ckpt) and not (
+                torch.isfinite(stats).all() and all(np.isfinite(v) for v in last.values())
+            ):
+                status = "diverged"
+                msg = (
+                    f"training diverged at step {step}: a loss is not finite ({last}). Stopping; "
+                    "the last checkpoint holds the last good state."
                 )
-                if not all(np.isfinite(v) for v in values):
-                    status = "diverged"
-                    msg = f"training diverged at step {step}: a loss is not finite ({last}). Stopping."
-                    log.error(msg)
-                    tracker.text("status", msg, step)
-                    break
-            if tc.sample_every and step % tc.sample_every == 0 and step != tc.steps:
-                log_samples(tracker, G_ema or G, D, loss, data, z_fixed, step, out_dir)
-            if tc.ckpt_every and step % tc.ckpt_every == 0 and step != tc.steps:
-                checkpoint.save(_state(step, G, D, G_ema, opt_g, opt_d, data, z_fixed, cfg), ckpt_path)
+                log.error(msg)
+                tracker.text("status", msg, step)
+                break
+            if (tc.sample_every and step % tc.sample_every == 0) or is_last:
+                log_samples(tracker, run.G_ema or G, D, loss, data, run.z_fixed, step, out_dir)
+            if due_ckpt:
+                checkpoint.save_rotating(run.state_dict(step, saved_config), ckpt_dir, tc.keep_ckpts)
+            if stop.signum is not None:
+                status = "interrupted"
+                log.warning(
+                    "stopped by %s at step %d; continue with: gan-train resume=%s",
+                    signal.Signals(stop.signum).name,
+                    step,
+                    out_dir,
+                )
+                break
     bar.close()
     train_time = time.perf_counter() - t_loop
-
-    if status == "completed":
-        log_samples(tracker, G_ema or G, D, loss, data, z_fixed, step, out_dir)
-        checkpoint.save(_state(step, G, D, G_ema, opt_g, opt_d, data, z_fixed, cfg), ckpt_path)
     tracker.close()
     summary = {
         "status": status,
@@ -240,10 +231,12 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,
         "loss": cfg.loss.name,
+        "resumed_from": start if resumed else None,
+        "signal": signal.Signals(stop.signum).name if stop.signum is not None else None,
     }
     write_json(summary, out_dir / "summary.json")
     log.info(
-        "%s after %d steps in %.1f s (%.0f img/s); run folder %s",
+        "%s at step %d after %.1f s of training (%.0f img/s); run folder %s",
         status,
         step,
         train_time,
@@ -253,23 +246,35 @@ def train(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     return summary
 
 
-def _state(step, G, D, G_ema, opt_g, opt_d, data, z_fixed, cfg) -> dict[str, Any]:
-    """Everything a resume needs, as tensors and plain containers (loadable with weights_only=True)."""
-    return {
-        "step": int(step),
-        "G": G.state_dict(),
-        "D": D.state_dict(),
-        "G_ema": G_ema.state_dict() if G_ema is not None else None,
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "data": data.state_dict(),
-        "data_kind": data.kind,
-        "data_shape": list(data.shape),
-        "z_fixed": z_fixed.cpu(),
-        "rng": checkpoint.rng_state(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "version": 1,
-    }
+def log_stats(
+    tracker: Tracker,
+    mean: torch.Tensor,
+    step: int,
+    steps: int,
+    images_per_sec: float,
+    run: checkpoint.Training,
+    loss: GANLoss,
+    bar: tqdm,
+) -> dict[str, float]:
+    """Write the statistics averaged since the last log (one host sync) to TensorBoard and the console."""
+    values = dict(zip(STAT_NAMES, mean.tolist(), strict=True))
+    if loss.penalty is None:
+        del values["loss/penalty"]
+    values["perf/images_per_sec"] = images_per_sec
+    values["lr/G"], values["lr/D"] = run.opt_g.param_groups[0]["lr"], run.opt_d.param_groups[0]["lr"]
+    tracker.scalars(values, step)
+    bar.set_postfix(D=f"{values['loss/D']:.3f}", G=f"{values['loss/G']:.3f}")
+    log.info(
+        "step %d/%d  loss_D %.4f  loss_G %.4f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s",
+        step,
+        steps,
+        values["loss/D"],
+        values["loss/G"],
+        values["D/real"],
+        values["D/fake"],
+        images_per_sec,
+    )
+    return values
 
 
 _failed_jobs: list[str] = []
@@ -277,17 +282,23 @@ _failed_jobs: list[str] = []
 
 @hydra.main(version_base="1.3", config_path="pkg://gan_cli.conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        summary = train(cfg, out_dir)
+        summary = train(cfg, out_dir, overrides=list(hydra_cfg.overrides.task))
     except UserError as err:
         report("gan-train", err)
         _failed_jobs.append(str(out_dir))
-        try:  # record the failure in the job's own folder, so a sweep shows which job failed and why
-            write_json({"status": "failed", "error": " ".join(str(err).split())}, out_dir / "summary.json")
-        except OSError:
-            pass
+        if not cfg.resume:  # record the failure in the job's own folder (a resumed run keeps its summary)
+            try:
+                write_json(
+                    {"status": "failed", "error": " ".join(str(err).split())}, out_dir / "summary.json"
+                )
+            except OSError:
+                pass
         return None
+    if summary["signal"] is not None:  # Ctrl-C or SIGTERM ends the whole command, sweeps included
+        sys.exit(128 + int(signal.Signals[summary["signal"]]))
     return summary
 
 
