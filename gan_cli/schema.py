@@ -120,6 +120,12 @@ def register_schemas() -> None:
     """Make the schemas and resolvers known to Hydra (`defaults: [base_config, ...]` in conf/config.yaml)."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
+    # Hydra infrastructure (not a component): checks the output folder before Hydra creates it.
+    cs.store(
+        name="gan_callbacks",
+        package="hydra.callbacks",
+        node={"output_dir_check": {"_target_": "gan_cli.hooks.OutputDirCheck"}},
+    )
     # hydra.run.dir is the resumed run's own folder when resume= is given.
     OmegaConf.register_new_resolver("gan_first_set", _first_set, replace=True)
     OmegaConf.register_new_resolver("gan_hydra_subdir", _hydra_subdir, replace=True)

@@ -1,0 +1,114 @@
+"""Exact resume: a run trained to 20 steps and resumed to 40 equals, bit for bit, an uninterrupted one."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from gan_cli import checkpoint
+from gan_cli.errors import UserError
+from gan_cli.train import train
+from tests.conftest import event_tags, make_cfg, read_summary
+
+# The default job (DCGAN on digits at full size), and the gradient-penalty job of the issue.
+JOBS = {
+    "default": [],
+    "wgan-gp": ["loss=wgan-gp", "dataset=ring", "model=mlp", "train.d_steps=3"],
+}
+CADENCE = ["train.device=cpu", "train.log_every=5", "train.sample_every=10", "train.ckpt_every=10"]
+
+
+def assert_same(a, b, path="checkpoint"):
+    """Every tensor equal bit for bit (NaN-safe), every other value equal, recursively."""
+    assert type(a) is type(b), path
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape, path
+        assert torch.equal(a.view(torch.uint8) if a.dtype == torch.uint8 else a, b), path
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_same(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_resume_is_bitwise_exact(tmp_path, job):
+    base = JOBS[job] + CADENCE
+    full = tmp_path / "full"
+    train(make_cfg([*base, "train.steps=40"]), full)
+    part = tmp_path / "part"
+    train(make_cfg([*base, "train.steps=20"]), part)
+    summary = train(make_cfg([*base, "train.steps=40", f"resume={part}"]), tmp_path / "unused")
+    assert summary["status"] == "completed" and summary["resumed_from"] == 20
+    assert not (tmp_path / "unused").exists()  # continued in place
+    a = checkpoint.load(full / "checkpoints" / "last.pt")
+    b = checkpoint.load(part / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 40
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "rng", "data", "z_fixed"):
+        assert key in a
+    assert_same(a, b)
+
+
+def test_resume_from_the_command_line_overrides(tmp_path):
+    """The CLI passes its overrides: a run trained with loss=lsgan resumes as lsgan, not today's default."""
+    part = tmp_path / "part"
+    train(make_cfg(["loss=lsgan", "dataset=ring", "model=mlp", "train.steps=4", *CADENCE]), part)
+    cfg = make_cfg([f"resume={part}", "train.steps=8"])  # what `gan-train resume=... train.steps=8` composes
+    summary = train(cfg, tmp_path / "x", overrides=[f"resume={part}", "train.steps=8"])
+    assert summary["step"] == 8 and summary["loss"] == "lsgan" and summary["dataset"] == "ring"
+
+
+@pytest.mark.parametrize(
+    "change", ["model.ndf=32", "loss=hinge", "optimizer.lr=1e-3", "experiment=mnist_dcgan_lsgan"]
+)
+def test_resume_refuses_a_different_training(tmp_path, change):
+    part = tmp_path / "part"
+    train(make_cfg(["train.steps=4", "model.ngf=8", "model.ndf=8", *CADENCE]), part)
+    before = (part / "checkpoints" / "last.pt").read_bytes()
+    overrides = [f"resume={part}", "train.steps=8", change]
+    with pytest.raises(UserError, match="cannot resume") as err:
+        train(make_cfg(overrides), tmp_path / "x", overrides=overrides)
+    assert change.split("=")[0] in str(err.value)
+    assert (part / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_errors(tmp_path):
+    with pytest.raises(UserError, match="no such run folder"):
+        train(make_cfg([f"resume={tmp_path / 'nope'}"]), tmp_path / "x", overrides=[])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="nothing to resume"):
+        train(make_cfg([f"resume={tmp_path / 'empty'}"]), tmp_path / "x", overrides=[])
+    part = tmp_path / "part"
+    train(make_cfg(["train.steps=4", "dataset=ring", "model=mlp", *CADENCE]), part)
+    with pytest.raises(UserError, match="already at step 4"):
+        train(make_cfg([f"resume={part}", "train.steps=4"]), tmp_path / "x", overrides=["train.steps=4"])
+
+
+def test_tensorboard_curves_continue_without_duplicates(tmp_path):
+    run = tmp_path / "run"
+    base = ["dataset=ring", "model=mlp", *CADENCE, "train.keep_ckpts=5"]
+    train(make_cfg([*base, "train.steps=25"]), run)
+    # As if the process died at step 25 with its newest checkpoint at step 10.
+    shutil.copy(run / "checkpoints" / "step_000010.pt", run / "checkpoints" / "last.pt")
+    train(make_cfg([*base, f"resume={run}", "train.steps=30"]), run, overrides=["train.steps=30"])
+    steps = [e.step for e in event_tags(run)["_acc"].Scalars("loss/D")]
+    assert steps == [5, 10, 15, 20, 25, 30]
+    assert read_summary(run)["resumed_from"] == 10
+
+
+def test_rotation_keeps_the_newest_checkpoints(tmp_path):
+    run = tmp_path / "run"
+    train(make_cfg(["dataset=ring", "model=mlp", *CADENCE, "train.steps=50", "train.keep_ckpts=2"]), run)
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["last.pt", "step_000040.pt", "step_000050.pt"]
+    assert checkpoint.load(run / "checkpoints" / "last.pt")["step"] == 50
+    run0 = tmp_path / "run0"
+    train(make_cfg(["dataset=ring", "model=mlp", *CADENCE, "train.steps=20", "train.keep_ckpts=0"]), run0)
+    assert sorted(p.name for p in (run0 / "checkpoints").iterdir()) == ["last.pt"]
