@@ -23,9 +23,20 @@ RING = ["dataset=ring", "model=mlp", *SMALL_MLP, "train.device=cpu", "train.batc
 ENDLESS = [*RING, "train.steps=1000000", "train.log_every=5", "train.sample_every=0"]
 
 
-def start(args: list[str], cwd: Path) -> subprocess.Popen:
+@pytest.fixture
+def processes():
+    """Started training processes; any still alive when the test ends (say, on a failure) is killed."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def start(args: list[str], cwd: Path, processes: list) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [str(BIN / "gan-train"), *args],
         cwd=cwd,
         env=env,
@@ -33,6 +44,8 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    processes.append(proc)
+    return proc
 
 
 def wait_for_step(run: Path, step: int, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -53,14 +66,14 @@ def wait_for_text(path: Path, text: str, proc: subprocess.Popen, timeout: float 
 
 
 @pytest.mark.slow
-def test_sigkill_at_any_instant_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path):
+def test_sigkill_at_any_instant_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path, processes):
     run = tmp_path / "run"
     rng = random.Random(0)
     last_step = 0
     for attempt in range(3):
         args = [*ENDLESS, "train.ckpt_every=1", "train.keep_ckpts=2"]
         args += [f"resume={run}"] if attempt else [f"hydra.run.dir={run}"]
-        proc = start(args, tmp_path)
+        proc = start(args, tmp_path, processes)
         wait_for_step(run, last_step + 3, proc)  # several checkpoint writes under way
         time.sleep(rng.uniform(0.0, 0.7))
         proc.send_signal(signal.SIGKILL)
@@ -76,9 +89,9 @@ def test_sigkill_at_any_instant_leaves_a_loadable_checkpoint_and_resume_continue
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_sigterm_and_sigint_checkpoint_and_exit_within_seconds(tmp_path, sig, code):
+def test_sigterm_and_sigint_checkpoint_and_exit_within_seconds(tmp_path, sig, code, processes):
     run = tmp_path / "run"
-    proc = start([*ENDLESS, "train.ckpt_every=100000", f"hydra.run.dir={run}"], tmp_path)
+    proc = start([*ENDLESS, "train.ckpt_every=100000", f"hydra.run.dir={run}"], tmp_path, processes)
     wait_for_text(run / "train.log", "step 10/", proc)
     sent = time.monotonic()
     proc.send_signal(sig)
