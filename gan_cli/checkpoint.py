@@ -132,6 +132,7 @@ class Training:
     opt_d: torch.optim.Optimizer
     data: Any  # a Sampler
     z_fixed: torch.Tensor
+    precision: Any = None  # a precision.Precision (its fp16 gradient scalers)
 
     def state_dict(self, step: int, config: dict) -> dict[str, Any]:
         """Tensors and plain containers only, so the file loads with weights_only=True."""
@@ -146,6 +147,7 @@ class Training:
             "data_kind": self.data.kind,
             "data_shape": list(self.data.shape),
             "z_fixed": self.z_fixed.cpu(),
+            "scalers": self.precision.state_dict() if self.precision is not None else None,
             "rng": rng_state(),
             "config": config,
             "version": 1,
@@ -161,4 +163,6 @@ class Training:
         self.opt_d.load_state_dict(state["opt_d"])
         self.data.load_state_dict(state["data"])
         self.z_fixed = state["z_fixed"].to(self.z_fixed.device)
+        if self.precision is not None and state.get("scalers"):
+            self.precision.load_state_dict(state["scalers"])
         set_rng_state(state["rng"])

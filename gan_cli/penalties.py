@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -21,10 +23,16 @@ class GradientPenalty:
         """Whether the penalty runs at this D update (counted from 0); lazy when every > 1."""
         return self.weight > 0 and d_update % self.every == 0
 
-    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None) -> Tensor:
+        """`scaler`: the fp16 GradScaler, if any: the input gradient is taken of the scaled output (so it
+        does not underflow in fp16) and unscaled before the norm, as in PyTorch's AMP recipe."""
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # [N, 1, ...]
         x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-        out = D(x_hat)
-        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-        norm = grad.flatten(1).float().norm(2, dim=1)  # [N]
+        out = D(x_hat).float().sum()
+        scaled = scaler is not None and scaler.is_enabled()
+        (grad,) = torch.autograd.grad(scaler.scale(out) if scaled else out, x_hat, create_graph=True)
+        grad = grad.float()
+        if scaled:
+            grad = grad / scaler.get_scale()
+        norm = grad.flatten(1).norm(2, dim=1)  # [N]
         return self.weight * self.every * (norm - 1).pow(2).mean()

@@ -84,6 +84,8 @@ class TrainConfig:
     ema: bool = True  # keep an exponential moving average of G's weights for samples
     ema_decay: float = 0.999
     threads: int = 0  # CPU threads for torch (0 = torch's default)
+    precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the forward passes (fp16 adds a GradScaler)
+    channels_last: bool = True  # NHWC memory for convolutional models (faster with oneDNN and cuDNN)
 
 
 @dataclass
@@ -143,6 +145,7 @@ def check(cfg: Any) -> None:
         _require(t[key] >= 1, f"train.{key}", t[key], "It must be a whole number of at least 1.")
     for key in ("sample_every", "ckpt_every", "keep_ckpts", "threads"):
         _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
+    _require(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision, "Use fp32, bf16, fp16.")
     _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "It must be in [0, 1), e.g. 0.999.")
     dev = str(t.device)
     _require(

@@ -31,6 +31,7 @@ from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.losses import LOSSES, GANLoss
 from gan_cli.nets import MODELS, latent
 from gan_cli.optim import build_optimizers
+from gan_cli.precision import Precision
 from gan_cli.resume import resume_config
 from gan_cli.signals import StopRequest
 from gan_cli.tracking import Tracker, log_samples
@@ -62,39 +63,44 @@ def write_json(data: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def gan_step(run: checkpoint.Training, loss: GANLoss, tc: DictConfig, nz: int, step: int) -> torch.Tensor:
-    """One iteration of Algorithm 1; returns [loss_D, loss_G, penalty, D(x), D(G(z))] on the device."""
-    G, D, device = run.G, run.D, run.z_fixed.device
+def gan_step(
+    run: checkpoint.Training, loss: GANLoss, tc: DictConfig, nz: int, step: int
+) -> torch.Tensor | None:
+    """One iteration of Algorithm 1: [loss_D, loss_G, penalty, D(x), D(G(z))] on the device, or None
+    when fp16 loss scaling skipped an update (its overflowed values say nothing about training)."""
+    G, D, prec, device = run.G, run.D, run.precision, run.z_fixed.device
+    applied = True
     penalty = torch.zeros((), device=device)
     # k = train.d_steps discriminator updates...
     for k in range(tc.d_steps):
         real = run.data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
         z = latent(tc.batch_size, nz, device)
-        with torch.set_grad_enabled(k == tc.d_steps - 1):
-            fake = G(z)  # the last one is reused by the generator update, as in the DCGAN example
-        real_logits, fake_logits = D(real), D(fake.detach())
-        loss_d = loss.d_loss(real_logits, fake_logits)
-        if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
-            penalty = loss.penalty(D, real, fake)
-            loss_d_total = loss_d + penalty
-        else:
+        with prec.autocast():
+            with torch.set_grad_enabled(k == tc.d_steps - 1):
+                fake = G(z)  # the last one is reused by the generator update, as in the DCGAN example
+            real_logits, fake_logits = D(real).float(), D(fake.detach()).float()  # losses in fp32
+            loss_d = loss.d_loss(real_logits, fake_logits)
             loss_d_total = loss_d
+            if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
+                penalty = loss.penalty(D, real, fake, prec.scalers["d"])
+                loss_d_total = loss_d + penalty
         run.opt_d.zero_grad(set_to_none=True)
-        loss_d_total.backward()
-        run.opt_d.step()
+        applied &= prec.backward_step(loss_d_total, run.opt_d, "d")
         loss.after_d_step(D)
     # ...then one generator update, with D's parameters frozen.
     D.requires_grad_(False)
-    loss_g = loss.g_loss(D(fake))
+    with prec.autocast():
+        loss_g = loss.g_loss(D(fake).float())
     run.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    run.opt_g.step()
+    applied &= prec.backward_step(loss_g, run.opt_g, "g")
     D.requires_grad_(True)
     if run.G_ema is not None:
         update_ema(run.G_ema, G, tc.ema_decay, step)
+    if not applied:
+        return None
     with torch.no_grad():
-        probs = [loss.prob(real_logits).mean(), loss.prob(fake_logits).mean()]
-        return torch.stack([loss_d, loss_g, penalty, *probs]).float()
+        values = (loss_d, loss_g, penalty, loss.prob(real_logits).mean(), loss.prob(fake_logits).mean())
+        return torch.stack([v.float() for v in values])
 
 
 def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -135,13 +141,24 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     data = DATASETS.build(cfg.dataset, tc.seed, device)
     G, D = MODELS.build(cfg.model, data.shape)
     G, D = G.to(device), D.to(device)
+    if tc.channels_last and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast convolution layout
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        data.memory_format = torch.channels_last
     loss = LOSSES.build(cfg.loss)
     opt_g, opt_d = build_optimizers(cfg.optimizer, G, D)
     n_fixed = tc.num_samples * (16 if data.kind == "points" else 1)
     z_fixed = latent(n_fixed, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(tc.seed + 1))
-    run = checkpoint.Training(G, D, make_ema(G) if tc.ema else None, opt_g, opt_d, data, z_fixed.to(device))
+    G_ema = make_ema(G) if tc.ema else None
+    run = checkpoint.Training(
+        G, D, G_ema, opt_g, opt_d, data, z_fixed.to(device), Precision(tc.precision, device)
+    )
     if resumed is not None:
         run.load_state_dict(resumed)  # models, optimizers, data order, fixed z, RNG states
+    if tc.precision == "fp16" and device.type == "cpu":
+        log.warning(
+            "train.precision=fp16 on a CPU: most CPUs have no fast fp16 kernels (convolutions can be "
+            "100x slower); train.precision=bf16 is the fast mixed precision on CPUs."
+        )
     if loss.penalty is not None and any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules()):
         log.warning(
             "loss=%s penalises per-sample gradients but D uses batch norm; "
@@ -170,14 +187,18 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     # Statistics are summed on the device and read once per log_every steps: no per-step host sync.
     stats = torch.zeros(len(STAT_NAMES), device=device)
     last: dict[str, float] = {}
-    images_seen, status, step = 0, "completed", start
+    images_seen, status, step, skipped = 0, "completed", start, 0
     t_loop = t_log = time.perf_counter()
     images_at_log, steps_at_log = 0, start
     # A live bar on a terminal (ETA, losses); piped output gets the log lines alone.
     bar = tqdm(total=tc.steps, initial=start, desc="gan-train", unit="step", dynamic_ncols=True, disable=None)
     with logging_redirect_tqdm(), StopRequest() as stop:
         for step in range(start + 1, tc.steps + 1):
-            stats += gan_step(run, loss, tc, cfg.model.nz, step)
+            values = gan_step(run, loss, tc, cfg.model.nz, step)
+            if values is None:
+                skipped += 1  # fp16 overflow: the scaler lowered its scale and skipped the update
+            else:
+                stats += values
             images_seen += tc.batch_size * tc.d_steps
             bar.update(1)
 
@@ -185,8 +206,14 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
             due_ckpt = is_last or stop.signum is not None or (tc.ckpt_every and step % tc.ckpt_every == 0)
             if step % tc.log_every == 0 or is_last:
                 ips = (images_seen - images_at_log) / max(time.perf_counter() - t_log, 1e-9)
-                last = log_stats(tracker, stats / (step - steps_at_log), step, tc.steps, ips, run, loss, bar)
-                t_log, images_at_log, steps_at_log = time.perf_counter(), images_seen, step
+                counted = max(step - steps_at_log - skipped, 1)
+                last = log_stats(tracker, stats / counted, step, tc.steps, ips, run, loss, bar)
+                if run.precision.name == "fp16":
+                    tracker.scalars(
+                        {"amp/skipped_steps": skipped, "amp/scale_d": run.precision.scalers["d"].get_scale()},
+                        step,
+                    )
+                t_log, images_at_log, steps_at_log, skipped = time.perf_counter(), images_seen, step, 0
                 stats.zero_()
             # Nothing non-finite is ever checkpointed: the last checkpoint stays the last good state.
             if (step % tc.log_every == 0 or due_ckpt) and not (

@@ -248,3 +248,22 @@ def test_auto_device_is_cuda_when_available(tmp_path):
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_resumes_with_its_scaler(tmp_path, precision):
+    base = ["dataset=ring", "model=mlp", *SMALL_MLP, f"train.precision={precision}", "loss=wgan-gp"]
+    out, _ = run(tmp_path, base)
+    _, state, tags = assert_complete_run(out)
+    assert "loss/penalty" in tags["scalars"]
+    if precision == "fp16":  # the gradient scalers are part of the exact state
+        assert state["scalers"]["d"]["scale"] > 0 and state["scalers"]["g"]["_growth_tracker"] >= 0
+    summary = train(make_cfg([*FAST, *base, "train.steps=9", f"resume={out}"]), tmp_path / "x")
+    assert summary["status"] == "completed" and summary["step"] == 9
+
+
+def test_bf16_dcgan_with_channels_last(tmp_path):
+    out, _ = run(tmp_path, ["train.precision=bf16", "train.channels_last=true", *SMALL_DCGAN])
+    _, state, _ = assert_complete_run(out)
+    assert all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
+    assert state["G"]["main.0.weight"].dtype == torch.float32  # weights stay fp32 under autocast

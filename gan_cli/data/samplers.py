@@ -40,6 +40,7 @@ class TensorSampler(Sampler):
         self.gen = torch.Generator().manual_seed(seed)  # CPU generator: same order on every device
         self.perm = self._new_perm()
         self.pos = 0
+        self.memory_format = torch.contiguous_format  # torch.channels_last for NHWC models
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -60,7 +61,8 @@ class TensorSampler(Sampler):
 
     def next(self, n: int) -> Tensor:
         batch = self.images.index_select(0, self.next_indices(n))
-        return batch.float().div_(127.5).sub_(1.0)  # [n, C, H, W] in [-1, 1]
+        batch = batch.float().div_(127.5).sub_(1.0)  # [n, C, H, W] in [-1, 1]
+        return batch.contiguous(memory_format=self.memory_format)
 
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm.cpu(), "pos": self.pos}
