@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint format tb clean
+.PHONY: help install train test test-fast lint format tb clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,3 +42,6 @@ tb: $(STAMP) ## TensorBoard over outputs/ and multirun/
 clean: ## remove caches and build files (keeps outputs/ and .venv)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+bench: $(STAMP) ## speed beside the plain-PyTorch reference loop (CPU: about 5 minutes)
+	$(BIN)/python -m benchmarks.bench

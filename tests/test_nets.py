@@ -7,6 +7,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from benchmarks.reference import ClassicDiscriminator, ClassicGenerator
 from gan_cli.errors import ConfigError
 from gan_cli.nets import MODELS
 from gan_cli.schema import ModelConfig
@@ -18,54 +19,6 @@ def model_cfg(name: str, **kw):
     for key, value in kw.items():
         cfg[key] = value
     return cfg
-
-
-# The classic PyTorch DCGAN example (pytorch/examples dcgan/main.py), copied verbatim for comparison.
-class ClassicGenerator(nn.Module):
-    def __init__(self, nz=100, ngf=64, nc=3):
-        super().__init__()
-        self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ngf * 8),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 4),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 2),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
-            nn.Tanh(),
-        )
-
-    def forward(self, input):
-        return self.main(input)
-
-
-class ClassicDiscriminator(nn.Module):
-    def __init__(self, ndf=64, nc=3):
-        super().__init__()
-        self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ndf * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ndf * 4),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ndf * 8),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
-            nn.Sigmoid(),
-        )
-
-    def forward(self, input):
-        return self.main(input).view(-1, 1).squeeze(1)
 
 
 def test_dcgan_at_64_is_exactly_the_classic_example():
