@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import schema
 
@@ -34,6 +34,15 @@ def make_cfg(overrides: list[str]) -> DictConfig:
     schema.register_schemas()
     with initialize_config_module(version_base="1.3", config_module="gan_cli.conf"):
         return compose(config_name="config", overrides=overrides)
+
+
+def group_cfg(schema_cls, name: str, **values) -> DictConfig:
+    """One config group (e.g. ModelConfig) with its schema defaults, a name and the given values."""
+    cfg = OmegaConf.structured(schema_cls)
+    cfg.name = name
+    for key, value in values.items():
+        cfg[key] = value
+    return cfg
 
 
 @pytest.fixture

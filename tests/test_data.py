@@ -9,24 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 from PIL import Image
 
 from gan_cli.data import DATASETS
 from gan_cli.data.mixtures import grid_centers, ring_centers
 from gan_cli.errors import UserError
 from gan_cli.schema import DatasetConfig
-from tests.conftest import make_cfg
+from tests.conftest import group_cfg, make_cfg
 
 CPU = torch.device("cpu")
 
 
 def data_cfg(name: str, **kw):
-    cfg = OmegaConf.structured(DatasetConfig)
-    cfg.name = name
-    for key, value in kw.items():
-        cfg[key] = value
-    return cfg
+    return group_cfg(DatasetConfig, name, **kw)
 
 
 def write_idx(folder: Path, prefix: str, images: np.ndarray) -> None:

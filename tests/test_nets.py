@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 
 from benchmarks.reference import ClassicDiscriminator, ClassicGenerator
 from gan_cli.errors import ConfigError
 from gan_cli.nets import MODELS
 from gan_cli.schema import ModelConfig
+from tests.conftest import group_cfg
 
 
 def model_cfg(name: str, **kw):
-    cfg = OmegaConf.structured(ModelConfig)
-    cfg.name = name
-    for key, value in kw.items():
-        cfg[key] = value
-    return cfg
+    return group_cfg(ModelConfig, name, **kw)
 
 
 def test_dcgan_at_64_is_exactly_the_classic_example():
