@@ -18,7 +18,8 @@ class Maxout(nn.Module):
         self.linear = nn.Linear(in_features, out_features * pieces)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x).view(x.shape[0], self.out_features, self.pieces).amax(dim=2)
+        # max(dim) routes the gradient through the winning index; amax's tie-splitting backward is ~4x slower
+        return self.linear(x).view(x.shape[0], self.out_features, self.pieces).max(dim=2).values
 
 
 class MLPGenerator(nn.Module):
