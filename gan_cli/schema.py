@@ -79,6 +79,7 @@ class TrainConfig:
     log_every: int = 50  # steps between scalar logs (the only host syncs)
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
     ckpt_every: int = 500  # steps between checkpoints (0 = only at the end)
+    eval_every: int = 0  # steps between evaluations (metrics/ in TensorBoard; 0 = never)
     keep_ckpts: int = 3  # step_*.pt files kept beside last.pt (0 = last.pt only)
     num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
     ema: bool = True  # keep an exponential moving average of G's weights for samples
@@ -104,6 +105,7 @@ RESUMABLE_KEYS = (
     "train.log_every",
     "train.sample_every",
     "train.ckpt_every",
+    "train.eval_every",
     "train.keep_ckpts",
     "train.device",
     "train.threads",
@@ -143,7 +145,7 @@ def check(cfg: Any) -> None:
     t, o, d, m, lo = cfg.train, cfg.optimizer, cfg.dataset, cfg.model, cfg.loss
     for key in ("steps", "batch_size", "d_steps", "log_every", "num_samples"):
         _require(t[key] >= 1, f"train.{key}", t[key], "It must be a whole number of at least 1.")
-    for key in ("sample_every", "ckpt_every", "keep_ckpts", "threads"):
+    for key in ("sample_every", "ckpt_every", "eval_every", "keep_ckpts", "threads"):
         _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
     _require(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision, "Use fp32, bf16, fp16.")
     _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "It must be in [0, 1), e.g. 0.999.")

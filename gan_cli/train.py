@@ -28,6 +28,7 @@ from gan_cli import checkpoint, schema
 from gan_cli.data import DATASETS
 from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
+from gan_cli.evaluate import evaluate
 from gan_cli.losses import LOSSES, GANLoss
 from gan_cli.nets import MODELS, latent
 from gan_cli.optim import build_optimizers
@@ -227,6 +228,17 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
                 log.error(msg)
                 tracker.text("status", msg, step)
                 break
+            if tc.eval_every and (step % tc.eval_every == 0 or is_last):
+                metrics = evaluate(run.G_ema or G, G, D, data, cfg, device)
+                tracker.scalars(
+                    {
+                        f"metrics/{k}": v
+                        for k, v in metrics.items()
+                        if isinstance(v, int | float) and not k.startswith("num_")
+                    },
+                    step,
+                )
+                log.info("step %d metrics: %s", step, json.dumps(metrics))
             if (tc.sample_every and step % tc.sample_every == 0) or is_last:
                 log_samples(tracker, run.G_ema or G, D, loss, data, run.z_fixed, step, out_dir)
             if due_ckpt:

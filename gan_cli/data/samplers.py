@@ -17,6 +17,10 @@ class Sampler:
     def next(self, n: int) -> Tensor:
         raise NotImplementedError
 
+    def sample_eval(self, n: int, gen: torch.Generator) -> Tensor:
+        """n samples for evaluation, from `gen`: the training order and RNG are left untouched."""
+        raise NotImplementedError
+
     def state_dict(self) -> dict:
         raise NotImplementedError
 
@@ -64,6 +68,10 @@ class TensorSampler(Sampler):
         batch = batch.float().div_(127.5).sub_(1.0)  # [n, C, H, W] in [-1, 1]
         return batch.contiguous(memory_format=self.memory_format)
 
+    def sample_eval(self, n: int, gen: torch.Generator) -> Tensor:
+        idx = torch.randint(len(self), (n,), generator=gen).to(self.images.device)
+        return self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm.cpu(), "pos": self.pos}
 
@@ -92,6 +100,9 @@ class MixtureSampler(Sampler):
 
     def next(self, n: int) -> Tensor:
         return self.sample_cpu(n).to(self.device, non_blocking=True)
+
+    def sample_eval(self, n: int, gen: torch.Generator) -> Tensor:
+        return self.sample_cpu(n, gen)
 
     def log_density(self, x: Tensor) -> Tensor:
         """log p_data(x) for points x [N, 2]."""
