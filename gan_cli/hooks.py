@@ -32,6 +32,18 @@ class OutputDirCheck(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config.hydra.run.dir, "hydra.run.dir")
+        run_dir = Path(config.hydra.run.dir)
+        if not config.get("resume") and (run_dir / "checkpoints" / "last.pt").exists():
+            # Refused here, before Hydra writes its .hydra/ files over the existing run's.
+            report(
+                "gan-train",
+                UserError(
+                    f"{run_dir} already holds a run ({run_dir / 'checkpoints' / 'last.pt'} exists); "
+                    f"refusing to overwrite it. Continue it with resume={run_dir}, or choose another "
+                    "hydra.run.dir."
+                ),
+            )
+            sys.exit(2)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config.hydra.sweep.dir, "hydra.sweep.dir")

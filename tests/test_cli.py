@@ -151,3 +151,12 @@ def test_gan_sample_errors(trained_runs, tmp_path, args, must_say):
     proc = run_cli(["gan-sample", *args], cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert must_say in proc.stderr
+
+
+def test_an_existing_run_folder_is_refused_before_hydra_writes_into_it(trained_runs, tmp_path):
+    run = trained_runs["points"]
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    proc = run_cli(["gan-train", *FAST, *RING, f"hydra.run.dir={run}"], cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "already holds a run" in proc.stderr and "resume=" in proc.stderr
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before  # untouched
