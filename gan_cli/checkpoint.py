@@ -7,7 +7,6 @@ import pickle
 import random
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,16 +72,17 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         raise UserError(f"checkpoint {path} does not exist.")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    except Exception as err:  # any failure to parse the file is the file's fault, whatever torch raises
+        text = str(err).strip()
+        first_line = text.splitlines()[0] if text else type(err).__name__
+        if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in text.lower():
+            raise UserError(
+                f"checkpoint {path} was refused: it holds objects other than tensors and plain data, so "
+                f"torch.load(weights_only=True) did not load it and nothing in it was run ({first_line})."
+            ) from None
         raise UserError(
-            f"checkpoint {path} was refused: it holds objects other than tensors and plain data, so "
-            f"torch.load(weights_only=True) did not load it and nothing in it was run ({first_line})."
-        ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise UserError(
-            f"checkpoint {path} is truncated or corrupt and cannot be loaded ({err}). "
-            "Use another checkpoint from the same folder, or start a new run."
+            f"checkpoint {path} is truncated or corrupt and cannot be loaded ({first_line}). "
+            "Use another checkpoint from the same folder (checkpoints/step_*.pt), or start a new run."
         ) from None
     if not isinstance(state, dict) or not isinstance(state.get("step"), int):
         raise UserError(f"checkpoint {path} is not a gan-cli checkpoint (no integer 'step').")
