@@ -204,7 +204,10 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
             bar.update(1)
 
             is_last = step == tc.steps
-            due_ckpt = is_last or stop.signum is not None or (tc.ckpt_every and step % tc.ckpt_every == 0)
+            # One reading of the stop flag per step: a signal arriving later in this step is seen next step,
+            # so a stop always goes through the checkpoint below.
+            stopping = stop.signum is not None
+            due_ckpt = is_last or stopping or (tc.ckpt_every and step % tc.ckpt_every == 0)
             if step % tc.log_every == 0 or is_last:
                 ips = (images_seen - images_at_log) / max(time.perf_counter() - t_log, 1e-9)
                 counted = max(step - steps_at_log - skipped, 1)
@@ -243,7 +246,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
                 log_samples(tracker, run.G_ema or G, D, loss, data, run.z_fixed, step, out_dir)
             if due_ckpt:
                 checkpoint.save_rotating(run.state_dict(step, saved_config), ckpt_dir, tc.keep_ckpts)
-            if stop.signum is not None:
+            if stopping:
                 status = "interrupted"
                 log.warning(
                     "stopped by %s at step %d; continue with: gan-train resume=%s",

@@ -220,3 +220,23 @@ def test_a_diverging_sweep_job_does_not_sink_the_others(tmp_path):
     jobs = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/summary.json")}
     assert jobs["0"]["status"] == "diverged"
     assert jobs["1"]["status"] == "completed" and jobs["1"]["step"] == 40
+
+
+def test_a_signal_late_in_a_step_still_ends_with_a_checkpoint(tmp_path, monkeypatch):
+    """SIGTERM arriving after the step read the stop flag (here: while samples are drawn) is handled at
+    the next step, which checkpoints: an interrupted run always has a last.pt to resume from."""
+    import gan_cli.train as train_module
+
+    real_log_samples = train_module.log_samples
+
+    def log_samples_then_sigterm(*args, **kwargs):
+        real_log_samples(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(train_module, "log_samples", log_samples_then_sigterm)
+    run = tmp_path / "run"
+    cfg = make_cfg([*FAST, *RING, "train.steps=50", "train.sample_every=4", "train.ckpt_every=1000"])
+    summary = train(cfg, run)
+    assert summary["status"] == "interrupted" and summary["signal"] == "SIGTERM"
+    assert summary["step"] == 5  # signalled during step 4's samples, stopped after step 5
+    assert checkpoint.load(run / "checkpoints" / "last.pt")["step"] == 5
