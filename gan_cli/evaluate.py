@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import MISSING, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import MISSING
 from torch import nn
 
 from gan_cli.data import DATASETS
-from gan_cli.errors import UserError, report
+from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
 from gan_cli.nets import MODELS, latent
 
@@ -132,16 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         print(__doc__.strip() + "\n\n" + USAGE)
         return
     try:
-        bad = [a for a in argv if "=" not in a]
-        if bad:
-            raise UserError(f"cannot read argument {bad[0]!r}: arguments are key=value. {USAGE}")
-        try:
-            cfg = OmegaConf.merge(OmegaConf.structured(EvalConfig), OmegaConf.from_dotlist(argv))
-            if OmegaConf.is_missing(cfg, "run"):
-                raise UserError(f"missing run=... . {USAGE}")
-            args: EvalConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
-        except OmegaConfBaseException as err:
-            raise UserError(f"{str(err).splitlines()[0]}. {USAGE}") from None
+        args: EvalConfig = parse_key_values(argv, EvalConfig, USAGE)
         if args.num < 1:
             raise UserError(f"num={args.num}: ask for at least one sample.")
         result = run_eval(args)

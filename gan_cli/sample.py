@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import MISSING, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli import checkpoint
 from gan_cli.data import DATASETS
-from gan_cli.errors import UserError, report
+from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import LOSSES
 from gan_cli.nets import MODELS, latent
 from gan_cli.plots import scatter_points
@@ -41,17 +40,7 @@ def parse(argv: list[str]) -> SampleConfig:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__.strip() + "\n\n" + USAGE)
         sys.exit(0)
-    bad = [a for a in argv if "=" not in a]
-    if bad:
-        raise UserError(f"cannot read argument {bad[0]!r}: arguments are key=value. {USAGE}")
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(SampleConfig), OmegaConf.from_dotlist(argv))
-        for key in ("run", "out"):
-            if OmegaConf.is_missing(cfg, key):
-                raise UserError(f"missing {key}=... . {USAGE}")
-        sample_cfg: SampleConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
-    except OmegaConfBaseException as err:
-        raise UserError(f"{str(err).splitlines()[0]}. {USAGE}") from None
+    sample_cfg: SampleConfig = parse_key_values(argv, SampleConfig, USAGE)
     if sample_cfg.num < 1:
         raise UserError(f"num={sample_cfg.num}: ask for at least one sample.")
     if sample_cfg.batch < 1:
