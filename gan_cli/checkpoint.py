@@ -89,6 +89,16 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     return state
 
 
+def refuse_existing_run(run_dir: Path) -> None:
+    """A new run never writes into a folder that already holds one (its checkpoint says so)."""
+    last = Path(run_dir) / "checkpoints" / "last.pt"
+    if last.exists():
+        raise UserError(
+            f"{run_dir} already holds a run ({last} exists); refusing to overwrite it. Continue it with "
+            f"resume={run_dir}, or start the new run in another folder (hydra.run.dir=...)."
+        )
+
+
 def save_rotating(state: dict[str, Any], ckpt_dir: Path, keep: int) -> Path:
     """Write step_NNNNNN.pt and point last.pt at it (atomically); keep the newest `keep` step files."""
     last = ckpt_dir / "last.pt"

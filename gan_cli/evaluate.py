@@ -20,26 +20,10 @@ from torch import nn
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
-from gan_cli.nets import MODELS, latent
+from gan_cli.nets import MODELS, generate
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda]"
 LOG_LOSSES = ("minimax", "nonsaturating")  # losses whose D estimates a probability: the JSD gauge applies
-
-
-@torch.no_grad()
-def generate(
-    G: nn.Module, nz: int, num: int, seed: int, device: torch.device, batch: int = 1024
-) -> torch.Tensor:
-    """num samples from G in eval mode, from a seeded generator of their own (no global RNG use)."""
-    was_training = G.training
-    G.eval()
-    gen = torch.Generator().manual_seed(seed)
-    out = [
-        G(latent(min(batch, num - i), nz, torch.device("cpu"), gen).to(device)).float().cpu()
-        for i in range(0, num, batch)
-    ]
-    G.train(was_training)
-    return torch.cat(out)
 
 
 @torch.no_grad()
@@ -101,16 +85,12 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
 
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
-    data = (
-        DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
-        if ckpt["data_kind"] == "points"
-        else None
-    )
-    if data is None:
+    if ckpt["data_kind"] != "points":
         raise UserError(
             f"run={args.run} is an image run: gan-eval computes the 2-D mixture metrics and the JSD gauge "
             "for now; image metrics (FID/KID, classifier-based precision and recall) are not implemented yet."
         )
+    data = DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
     G, _ = MODELS.build(cfg.model, tuple(ckpt["data_shape"]))
     G.load_state_dict(ckpt["G"])
     results = evaluate(G_ema, G.to(device), D, data, cfg, device, args.num, args.seed)

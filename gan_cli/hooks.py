@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from gan_cli.checkpoint import refuse_existing_run
 from gan_cli.errors import UserError, report
 
 
@@ -31,27 +33,20 @@ class OutputDirCheck(Callback):
     """Turns an unusable run or sweep folder into one readable paragraph instead of Hydra's traceback."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(config.hydra.run.dir, "hydra.run.dir")
-        run_dir = Path(config.hydra.run.dir)
-        if not config.get("resume") and (run_dir / "checkpoints" / "last.pt").exists():
-            # Refused here, before Hydra writes its .hydra/ files over the existing run's.
-            report(
-                "gan-train",
-                UserError(
-                    f"{run_dir} already holds a run ({run_dir / 'checkpoints' / 'last.pt'} exists); "
-                    f"refusing to overwrite it. Continue it with resume={run_dir}, or choose another "
-                    "hydra.run.dir."
-                ),
-            )
-            sys.exit(2)
+        def checks() -> None:
+            check_writable_folder(config.hydra.run.dir, "hydra.run.dir")
+            if not config.get("resume"):  # before Hydra writes its .hydra/ files over an existing run's
+                refuse_existing_run(Path(config.hydra.run.dir))
+
+        self._report_and_exit(checks)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(config.hydra.sweep.dir, "hydra.sweep.dir")
+        self._report_and_exit(lambda: check_writable_folder(config.hydra.sweep.dir, "hydra.sweep.dir"))
 
     @staticmethod
-    def _check(path: str, key: str) -> None:
+    def _report_and_exit(checks: Callable[[], None]) -> None:
         try:
-            check_writable_folder(path, key)
+            checks()
         except UserError as err:
             report("gan-train", err)
             sys.exit(2)

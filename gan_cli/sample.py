@@ -18,7 +18,7 @@ from gan_cli import checkpoint
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import LOSSES
-from gan_cli.nets import MODELS, latent
+from gan_cli.nets import MODELS, generate
 from gan_cli.plots import scatter_points
 from gan_cli.tracking import save_grid
 from gan_cli.train import resolve_device
@@ -69,18 +69,6 @@ def load_run(run_dir: str | Path, device: torch.device):
             f"checkpoint {ckpt_path} does not match its own config: {err}".splitlines()[0]
         ) from None
     return G.to(device).eval(), D.to(device).eval(), cfg, ckpt
-
-
-@torch.no_grad()
-def generate(
-    G: torch.nn.Module, nz: int, num: int, seed: int, device: torch.device, batch: int
-) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    chunks = []
-    for start in range(0, num, batch):
-        z = latent(min(batch, num - start), nz, torch.device("cpu"), gen).to(device)
-        chunks.append(G(z).float().cpu())
-    return torch.cat(chunks)
 
 
 def sample(args: SampleConfig) -> Path:

@@ -118,11 +118,8 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     tc = cfg.train
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
-    if resumed is None and (ckpt_dir / "last.pt").exists():
-        raise UserError(
-            f"{out_dir} already holds a run ({ckpt_dir / 'last.pt'} exists); refusing to overwrite it. "
-            f"Continue it with resume={out_dir}, or start the new run in another folder (hydra.run.dir=...)."
-        )
+    if resumed is None:
+        checkpoint.refuse_existing_run(out_dir)
     start = resumed["step"] if resumed else 0
     if start >= tc.steps:
         raise UserError(
