@@ -1,4 +1,10 @@
-"""gan-eval run=RUN_DIR [num=2500] [seed=0]: a run's metrics, written to RUN_DIR/eval.json and printed.
+"""gan-eval run=RUN_DIR [num=2500] [seed=0] [inception=PATH]: a run's metrics, written to
+RUN_DIR/eval.json and printed.
+
+2-D mixtures: PacGAN's modes, high_quality and reverse_kl. Images: Frechet distance, k-NN precision and
+recall (k=3), an Inception-like score and class coverage in the features of a small classifier trained on
+the dataset's labels (cached per dataset); FID and KID as well when the 2015-12-05 Inception weights are on
+disk (inception=PATH, or in the torch hub cache). Log losses add the JSD gauge (V(D, G) + log 4) / 2.
 
 The same metrics run during training every `train.eval_every` steps (TensorBoard, under `metrics/`).
 They draw their own samples with their own seeded generators, so evaluating never changes training (an
@@ -19,10 +25,11 @@ from torch import nn
 
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
+from gan_cli import metrics as M
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
 from gan_cli.nets import MODELS, generate
 
-USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda]"
+USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
 LOG_LOSSES = ("minimax", "nonsaturating")  # losses whose D estimates a probability: the JSD gauge applies
 
 
@@ -36,12 +43,24 @@ def evaluate(
     device: torch.device,
     num: int = PACGAN_SAMPLES,
     seed: int = 0,
+    inception: str | None = None,
+    how: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Metrics for the run described by cfg: PacGAN's for 2-D mixtures, the JSD gauge for log losses."""
+    """Metrics for the run described by cfg: PacGAN's for 2-D mixtures, classifier (and Inception) metrics
+    for images, the JSD gauge for log losses. `how`, if given, receives how each number was computed."""
     results: dict[str, Any] = {}
+    how = {} if how is None else how
     if data.kind == "points":
         fake = generate(G_sample, cfg.model.nz, num, seed, device)
         results.update(mixture_metrics(fake, data.centers, data.std))
+        how["modes, high_quality, reverse_kl"] = (
+            f"PacGAN protocol (Lin et al. 2018, Table 1): {num} samples from G_ema (seed {seed}); "
+            f"high quality = within 3 std ({3 * data.std:g}) of the nearest of {len(data.centers)} modes; "
+            "reverse_kl = KL(mode histogram of the high-quality points || uniform)"
+        )
+    else:
+        fake = quantize(generate(G_sample, cfg.model.nz, num, seed, device))
+        results.update(image_metrics(fake, data, cfg, device, inception, how))
     if cfg.loss.name in LOG_LOSSES:
         gen = torch.Generator().manual_seed(seed + 1)
         n = min(num, 1024)
@@ -51,24 +70,83 @@ def evaluate(
         D.eval()  # no batch-norm statistics are updated
         results["jsd_estimate"] = jsd_estimate(D(real).float(), D(fake.to(device)).float())
         D.train(was_training)
-    return results
-
-
-def describe(data: Any, cfg: Any, num: int, seed: int) -> dict[str, str]:
-    """How each number was computed, recorded beside the numbers."""
-    how = {}
-    if data.kind == "points":
-        how["modes, high_quality, reverse_kl"] = (
-            f"PacGAN protocol (Lin et al. 2018, Table 1): {num} samples from G_ema (seed {seed}); "
-            f"high quality = within 3 std ({3 * data.std:g}) of the nearest of {len(data.centers)} modes; "
-            "reverse_kl = KL(mode histogram of high-quality points || uniform)"
-        )
-    if cfg.loss.name in LOG_LOSSES:
         how["jsd_estimate"] = (
             "(V(D, G) + log 4) / 2 with V = mean log D(x) + mean log(1 - D(G(z))) on fresh batches of up to "
             "1024 real and generated samples (G and D in eval mode); equals JSD(p_data || p_g) at D = D*"
         )
-    return how
+    return results
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """Generated images as they would be saved: rounded to 8 bits, back in [-1, 1]."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+
+
+def image_metrics(
+    fake: torch.Tensor, data: Any, cfg: Any, device: torch.device, inception: str | None, how: dict[str, str]
+) -> dict[str, Any]:
+    """Classifier-feature metrics against the held-out real images; FID/KID when Inception weights exist."""
+    from gan_cli.classifier import get_classifier, split
+    from gan_cli.inception import FID_WEIGHTS, InceptionFeatures, find_weights
+
+    weights = find_weights(inception)  # a wrong path is an error before anything is computed
+    results: dict[str, Any] = {}
+    if data.labels is None and weights is not None:  # unlabelled data: FID/KID only
+        ref = data.images.cpu()[split(len(data.images))[1]]
+    else:
+        clf = get_classifier(cfg.dataset.name, data.images, data.labels)
+        ref = clf.reference
+        results.update(classifier_metrics(clf, fake, cfg.dataset.name, how))
+    if weights is None:
+        how["fid, kid"] = (
+            f"not computed: the Inception weights ({FID_WEIGHTS}) are not on disk (give inception=PATH or "
+            "put them in the torch hub cache); gan-cli never downloads them"
+        )
+        return results
+    net = InceptionFeatures(weights).to(device)
+    i_real, i_fake = net(ref.float() / 127.5 - 1), net(fake)
+    results["fid"] = M.frechet_distance(*M.feature_stats(i_real), *M.feature_stats(i_fake))
+    results["kid"], results["kid_std"] = M.kernel_inception_distance(i_real, i_fake)
+    how["fid, kid"] = (
+        f"Inception-v3 pool3 features (2048-d, weights {weights}, pytorch-fid's FID variant, bilinear "
+        f"resize to 299) of {len(ref)} held-out real images and {len(fake)} generated ones; KID: unbiased "
+        f"MMD^2 with the cubic polynomial kernel over 100 subsets of {min(1000, len(ref), len(fake))}"
+    )
+    return results
+
+
+def classifier_metrics(clf: Any, fake: torch.Tensor, name: str, how: dict[str, str]) -> dict[str, Any]:
+    """Frechet distance, k-NN precision/recall, Inception-like score and coverage in the classifier's space."""
+    ref = clf.reference
+    f_real, p_real = clf.outputs(ref)
+    f_fake, p_fake = clf.outputs(fake)
+    n = min(len(ref), len(fake))  # k-NN precision/recall compare sets of equal size
+    precision, recall = M.knn_precision_recall(f_real[:n], f_fake[:n], k=3)
+    is_fake, is_real = M.inception_score(p_fake), M.inception_score(p_real)
+    hist_fake, hist_real = M.class_histogram(p_fake), M.class_histogram(p_real)
+    results = {
+        "fd_classifier": M.frechet_distance(*M.feature_stats(f_real), *M.feature_stats(f_fake)),
+        "precision": precision,
+        "recall": recall,
+        "is_classifier": is_fake,
+        "is_classifier_real": is_real,
+        "is_ratio": is_fake / is_real,
+        "classes_present": M.classes_present(p_fake),
+        "num_classes": clf.num_classes,
+        "class_histogram": [round(v, 4) for v in hist_fake.tolist()],
+        "class_histogram_real": [round(v, 4) for v in hist_real.tolist()],
+        "classifier_accuracy": clf.test_accuracy,
+    }
+    how["fd_classifier, precision, recall, is_classifier, classes_present"] = (
+        f"features (64-d) and class probabilities of a small CNN trained on {clf.train_size} labelled "
+        f"'{name}' images and tested on {len(ref)} held-out ones ({100 * clf.test_accuracy:.1f}% "
+        f"accuracy; cached at {clf.path}). Real side: those {len(ref)} held-out images; generated side: "
+        f"{len(fake)} samples from G_ema, rounded to 8 bits. Frechet distance of Gaussian fits; "
+        f"precision/recall: Kynkaanniemi et al. 2019, k=3, on {n} real and {n} generated; is_classifier = "
+        "exp(E KL(p(y|x) || p(y))) (is_classifier_real: the same for the held-out real images); a class is "
+        "present when it is the top class of at least 1/4 of a uniform share of the samples"
+    )
+    return results
 
 
 @dataclass
@@ -77,6 +155,7 @@ class EvalConfig:
     num: int = PACGAN_SAMPLES
     seed: int = 0
     device: str = "auto"
+    inception: str = ""  # path of the FID Inception weights (default: the torch hub cache, if there)
 
 
 def run_eval(args: EvalConfig) -> dict[str, Any]:
@@ -85,21 +164,13 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
 
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
-    if ckpt["data_kind"] != "points":
-        raise UserError(
-            f"run={args.run} is an image run: gan-eval computes the 2-D mixture metrics and the JSD gauge "
-            "for now; image metrics (FID/KID, classifier-based precision and recall) are not implemented yet."
-        )
     data = DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
     G, _ = MODELS.build(cfg.model, tuple(ckpt["data_shape"]))
     G.load_state_dict(ckpt["G"])
-    results = evaluate(G_ema, G.to(device), D, data, cfg, device, args.num, args.seed)
-    report_ = {
-        "run": str(args.run),
-        "step": ckpt["step"],
-        "metrics": results,
-        "how": describe(data, cfg, args.num, args.seed),
-    }
+    how: dict[str, str] = {}
+    inception = args.inception or cfg.train.get("inception") or None
+    results = evaluate(G_ema, G.to(device), D, data, cfg, device, args.num, args.seed, inception, how)
+    report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
     (Path(args.run) / "eval.json").write_text(json.dumps(report_, indent=2) + "\n")
     return report_
 

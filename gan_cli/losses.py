@@ -1,7 +1,7 @@
 """GAN losses as pure functions of D's logits: tensors in, scalar out, no backward inside.
 
-Each class gives `d_loss(real_logits, fake_logits)` (minimised by D) and `g_loss(fake_logits)` (minimised
-by G), plus `prob(logits)`, what D's output means as "probability of real" for logging, `penalty` (a
+Each class gives `d_loss(real_logits, fake_logits)` (minimised by D) and `g_loss(fake_logits, real_logits)`
+(minimised by G; only the relativistic loss reads real_logits, and `g_needs_real` says so), plus `prob(logits)`, what D's output means as "probability of real" for logging, `penalty` (a
 gradient penalty or None) and `after_d_step(D)` for constraints such as weight clipping.
 """
 
@@ -11,20 +11,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_cli.penalties import GradientPenalty
+from gan_cli.penalties import GradientPenalty, Penalty, R1Penalty
+from gan_cli.errors import ConfigError
 from gan_cli.registry import Registry
 
 LOSSES = Registry("loss")
 
 
 class GANLoss:
-    penalty: GradientPenalty | None = None
+    penalty: Penalty | None = None
     d_label = "D score"  # what prob() returns, for plots
+    g_needs_real = False  # whether g_loss reads D's logits on real data
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         raise NotImplementedError
 
     def prob(self, logits: Tensor) -> Tensor:
@@ -47,7 +49,7 @@ class Minimax(GANLoss):
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return -F.softplus(fake_logits).mean()
 
     def prob(self, logits: Tensor) -> Tensor:
@@ -57,7 +59,7 @@ class Minimax(GANLoss):
 class NonSaturating(Minimax):
     """Same D; G maximises log D(G(z)), i.e. minimises softplus(-fake) (strong gradients early on)."""
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return F.softplus(-fake_logits).mean()
 
 
@@ -67,7 +69,7 @@ class LSGAN(GANLoss):
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * (real_logits - 1).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return 0.5 * (fake_logits - 1).pow(2).mean()
 
 
@@ -77,8 +79,29 @@ class Hinge(GANLoss):
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return -fake_logits.mean()
+
+
+class RelativisticAverage(GANLoss):
+    """RaGAN with the log loss (Jolicoeur-Martineau 2018): D judges whether real data is more realistic than
+    the average fake, and fake less realistic than the average real, with C the raw logits:
+    D: -E[log sigmoid(C(x) - E C(G(z)))] - E[log(1 - sigmoid(C(G(z)) - E C(x)))]; G: the same with the
+    labels swapped, so G also gets a gradient through the real data's term.
+    """
+
+    g_needs_real = True
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return (
+            F.softplus(-(real_logits - fake_logits.mean())).mean()
+            + F.softplus(fake_logits - real_logits.mean()).mean()
+        )
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        if real_logits is None:
+            raise ValueError("the relativistic loss needs D's logits on real data for G's update")
+        return self.d_loss(fake_logits, real_logits)
 
 
 class Wasserstein(GANLoss):
@@ -90,7 +113,7 @@ class Wasserstein(GANLoss):
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return fake_logits.mean() - real_logits.mean()
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return -fake_logits.mean()
 
     @torch.no_grad()
@@ -98,6 +121,19 @@ class Wasserstein(GANLoss):
         if self.clip is not None:
             for p in D.parameters():
                 p.clamp_(-self.clip, self.clip)
+
+
+def build_loss(cfg) -> GANLoss:
+    """The loss named by cfg.name, with the R1 penalty attached when loss.r1_gamma > 0."""
+    loss = LOSSES.build(cfg)
+    if cfg.get("r1_gamma", 0.0) > 0:
+        if loss.penalty is not None:
+            raise ConfigError(
+                f"loss.r1_gamma={cfg.r1_gamma} with loss={cfg.name}, which has its own gradient penalty: "
+                "use one penalty (loss.r1_gamma=0, or a loss without a penalty such as nonsaturating)."
+            )
+        loss.penalty = R1Penalty(cfg.r1_gamma, cfg.get("r1_every", 1))
+    return loss
 
 
 @LOSSES.register("minimax")
@@ -118,6 +154,11 @@ def lsgan(cfg) -> GANLoss:
 @LOSSES.register("hinge")
 def hinge(cfg) -> GANLoss:
     return Hinge()
+
+
+@LOSSES.register("ragan")
+def ragan(cfg) -> GANLoss:
+    return RelativisticAverage()
 
 
 @LOSSES.register("wgan")

@@ -47,3 +47,81 @@ def jsd_estimate(real_logits: Tensor, fake_logits: Tensor) -> float:
     v = torch.nn.functional.logsigmoid(real_logits.double()).mean()
     v = v + torch.nn.functional.logsigmoid(-fake_logits.double()).mean()
     return float((v + math.log(4.0)) / 2)
+
+
+# --- Image metrics on feature vectors [N, F] (any feature extractor) and class probabilities [N, K] ---
+
+
+def feature_stats(features: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean [F] and covariance [F, F] (unbiased) in float64."""
+    x = features.detach().double().cpu()
+    return x.mean(dim=0), torch.cov(x.T).reshape(x.shape[1], x.shape[1])
+
+
+def frechet_distance(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> float:
+    """||mu1 - mu2||^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^(1/2)), the Frechet distance of two Gaussians.
+
+    tr((cov1 cov2)^(1/2)) is computed as the sum of sqrt(eigenvalues of s cov2 s) with s = cov1^(1/2):
+    that matrix is symmetric positive semi-definite, so no complex square roots are needed.
+    """
+    mu1, mu2, cov1, cov2 = (t.double() for t in (mu1, mu2, cov1, cov2))
+    w, v = torch.linalg.eigh(cov1)
+    s = (v * w.clamp(min=0).sqrt()) @ v.T
+    cross = torch.linalg.eigvalsh(s @ cov2 @ s).clamp(min=0).sqrt().sum()
+    return float((mu1 - mu2).pow(2).sum() + cov1.trace() + cov2.trace() - 2 * cross)
+
+
+def knn_precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019): each set's manifold is the union of balls
+    reaching each point's k-th nearest neighbour in its own set. Precision: the fraction of fake points in
+    the real manifold; recall: the fraction of real points in the fake manifold."""
+    real, fake = real.detach().double().cpu(), fake.detach().double().cpu()
+
+    def radii(x: Tensor) -> Tensor:  # distance to the k-th nearest other point [N]
+        return torch.cdist(x, x).kthvalue(k + 1, dim=1).values  # the 1st is the point itself (0)
+
+    def inside(points: Tensor, centres: Tensor, r: Tensor) -> float:
+        return float((torch.cdist(points, centres) <= r[None, :]).any(dim=1).double().mean())
+
+    return inside(fake, real, radii(real)), inside(real, fake, radii(fake))
+
+
+def kernel_inception_distance(
+    real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """KID (Binkowski et al. 2018): the unbiased MMD^2 with the kernel (x.y / F + 1)^3, averaged over random
+    subsets (as torch-fidelity and the paper do). Returns (mean, std) over the subsets."""
+    real, fake = real.detach().double().cpu(), fake.detach().double().cpu()
+    m = min(subset_size, len(real), len(fake))
+    gen = torch.Generator().manual_seed(seed)
+    dim = real.shape[1]
+    values = []
+    for _ in range(subsets):
+        x = real[torch.randperm(len(real), generator=gen)[:m]]
+        y = fake[torch.randperm(len(fake), generator=gen)[:m]]
+        kxx, kyy, kxy = ((a @ b.T / dim + 1).pow(3) for a, b in ((x, x), (y, y), (x, y)))
+        off = m * (m - 1)
+        mmd = (kxx.sum() - kxx.trace()) / off + (kyy.sum() - kyy.trace()) / off - 2 * kxy.mean()
+        values.append(float(mmd))
+    t = torch.tensor(values)
+    return float(t.mean()), float(t.std()) if len(values) > 1 else 0.0
+
+
+def inception_score(probs: Tensor) -> float:
+    """exp(E_x KL(p(y|x) || p(y))), with p(y) the mean of the class probabilities [N, K]."""
+    p = probs.detach().double().cpu().clamp(min=1e-12)
+    marginal = p.mean(dim=0, keepdim=True)
+    return float((p * (p.log() - marginal.log())).sum(dim=1).mean().exp())
+
+
+def class_histogram(probs: Tensor) -> Tensor:
+    """The share of samples whose most likely class is each class [K]."""
+    k = probs.shape[1]
+    return torch.bincount(probs.argmax(dim=1).cpu(), minlength=k).double() / len(probs)
+
+
+def classes_present(probs: Tensor, min_share: float = 0.25) -> int:
+    """Classes that are the most likely class of at least `min_share` of a uniform share (1/K) of the
+    samples: one stray sample does not make a class present."""
+    hist = class_histogram(probs)
+    return int((hist >= min_share / len(hist)).sum())

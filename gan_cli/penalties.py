@@ -8,7 +8,37 @@ import torch
 from torch import Tensor, nn
 
 
-class GradientPenalty:
+class Penalty:
+    """A gradient penalty added to D's loss every `every` D updates (scaled by `every`: lazy regularisation)."""
+
+    name = "penalty"
+
+    def __init__(self, weight: float, every: int = 1) -> None:
+        self.weight, self.every = float(weight), int(every)
+
+    def due(self, d_update: int) -> bool:
+        """Whether the penalty runs at this D update (counted from 0); lazy when every > 1."""
+        return self.weight > 0 and d_update % self.every == 0
+
+    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None) -> Tensor:
+        raise NotImplementedError
+
+
+def input_gradient(D: nn.Module, x: Tensor, scaler: Any = None) -> Tensor:
+    """grad_x sum D(x) per sample [N, ...] in fp32, with a graph so that a penalty on it trains D.
+
+    `scaler`: the fp16 GradScaler, if any: the gradient is taken of the scaled output (so it does not
+    underflow in fp16) and unscaled afterwards, as in PyTorch's AMP recipe.
+    """
+    x = x.detach().requires_grad_(True)
+    out = D(x).float().sum()
+    scaled = scaler is not None and scaler.is_enabled()
+    (grad,) = torch.autograd.grad(scaler.scale(out) if scaled else out, x, create_graph=True)
+    grad = grad.float()
+    return grad / scaler.get_scale() if scaled else grad
+
+
+class GradientPenalty(Penalty):
     """WGAN-GP (Gulrajani et al. 2017): weight * E[(||grad_x D(x_hat)||_2 - 1)^2].
 
     x_hat = eps * real + (1 - eps) * fake with one eps ~ U[0, 1] per sample.
@@ -17,22 +47,24 @@ class GradientPenalty:
     name = "gp"
 
     def __init__(self, weight: float = 10.0, every: int = 1) -> None:
-        self.weight, self.every = float(weight), int(every)
-
-    def due(self, d_update: int) -> bool:
-        """Whether the penalty runs at this D update (counted from 0); lazy when every > 1."""
-        return self.weight > 0 and d_update % self.every == 0
+        super().__init__(weight, every)
 
     def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None) -> Tensor:
-        """`scaler`: the fp16 GradScaler, if any: the input gradient is taken of the scaled output (so it
-        does not underflow in fp16) and unscaled before the norm, as in PyTorch's AMP recipe."""
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # [N, 1, ...]
-        x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-        out = D(x_hat).float().sum()
-        scaled = scaler is not None and scaler.is_enabled()
-        (grad,) = torch.autograd.grad(scaler.scale(out) if scaled else out, x_hat, create_graph=True)
-        grad = grad.float()
-        if scaled:
-            grad = grad / scaler.get_scale()
-        norm = grad.flatten(1).norm(2, dim=1)  # [N]
+        x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+        norm = input_gradient(D, x_hat, scaler).flatten(1).norm(2, dim=1)  # [N]
         return self.weight * self.every * (norm - 1).pow(2).mean()
+
+
+class R1Penalty(Penalty):
+    """R1 (Mescheder et al. 2018): gamma / 2 * E_real[||grad_x D(x)||^2], for any loss.
+
+    It pushes D towards zero gradient on the data, which makes the GAN game converge locally
+    (a plain GAN's oscillates around the equilibrium instead).
+    """
+
+    name = "r1"
+
+    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None) -> Tensor:
+        grad = input_gradient(D, real, scaler)
+        return 0.5 * self.weight * self.every * grad.flatten(1).pow(2).sum(dim=1).mean()

@@ -17,7 +17,7 @@ from omegaconf import MISSING, OmegaConf
 from gan_cli import checkpoint
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
-from gan_cli.losses import LOSSES
+from gan_cli.losses import build_loss
 from gan_cli.nets import MODELS, generate
 from gan_cli.plots import scatter_points
 from gan_cli.tracking import save_grid
@@ -88,7 +88,7 @@ def sample(args: SampleConfig) -> Path:
 
         data = DATASETS.build(cfg.dataset, args.seed, torch.device("cpu"))
         real = data.sample_cpu(args.num, torch.Generator().manual_seed(args.seed))
-        loss = LOSSES.build(cfg.loss)
+        loss = build_loss(cfg.loss)
         image = scatter_points(
             real, fake, lambda x: loss.prob(D(x.to(device))), Path(args.run).name, loss.d_label
         )

@@ -53,6 +53,8 @@ class LossConfig:
     clip: float = 0.01  # wgan: D weights are clipped to [-clip, clip] after each D update
     gp_weight: float = 10.0  # wgan-gp: lambda of the gradient penalty
     gp_every: int = 1  # wgan-gp: apply the penalty every N D updates, scaled by N (lazy regularisation)
+    r1_gamma: float = 0.0  # any loss: R1 penalty gamma/2 * E||grad D(x_real)||^2 (0 = off)
+    r1_every: int = 1  # apply R1 every N D updates, scaled by N (lazy regularisation)
 
 
 @dataclass
@@ -80,6 +82,7 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
     ckpt_every: int = 500  # steps between checkpoints (0 = only at the end)
     eval_every: int = 0  # steps between evaluations (metrics/ in TensorBoard; 0 = never)
+    inception: str = ""  # FID/KID Inception weights (pt_inception-2015-12-05-6726825d.pth); "" = hub cache
     keep_ckpts: int = 3  # step_*.pt files kept beside last.pt (0 = last.pt only)
     num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
     ema: bool = True  # keep an exponential moving average of G's weights for samples
@@ -106,6 +109,7 @@ RESUMABLE_KEYS = (
     "train.sample_every",
     "train.ckpt_every",
     "train.eval_every",
+    "train.inception",
     "train.keep_ckpts",
     "train.device",
     "train.threads",
@@ -187,3 +191,5 @@ def check(cfg: Any) -> None:
     _require(lo.clip > 0, "loss.clip", lo.clip, "The clipping bound must be positive, e.g. 0.01.")
     _require(lo.gp_weight >= 0, "loss.gp_weight", lo.gp_weight, "It must be 0 or positive, e.g. 10.")
     _require(lo.gp_every >= 1, "loss.gp_every", lo.gp_every, "It must be a whole number of at least 1.")
+    _require(lo.r1_gamma >= 0, "loss.r1_gamma", lo.r1_gamma, "It must be 0 (off) or positive, e.g. 0.1.")
+    _require(lo.r1_every >= 1, "loss.r1_every", lo.r1_every, "It must be a whole number of at least 1.")

@@ -29,7 +29,7 @@ from gan_cli.data import DATASETS
 from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
-from gan_cli.losses import LOSSES, GANLoss
+from gan_cli.losses import GANLoss, build_loss
 from gan_cli.nets import MODELS, latent
 from gan_cli.optim import build_optimizers
 from gan_cli.precision import Precision
@@ -91,7 +91,8 @@ def gan_step(
     # ...then one generator update, with D's parameters frozen.
     D.requires_grad_(False)
     with prec.autocast():
-        loss_g = loss.g_loss(D(fake).float())
+        real_for_g = D(real).float() if loss.g_needs_real else None  # relativistic losses only
+        loss_g = loss.g_loss(D(fake).float(), real_for_g)
     run.opt_g.zero_grad(set_to_none=True)
     applied &= prec.backward_step(loss_g, run.opt_g, "g")
     D.requires_grad_(True)
@@ -142,7 +143,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     if tc.channels_last and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast convolution layout
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         data.memory_format = torch.channels_last
-    loss = LOSSES.build(cfg.loss)
+    loss = build_loss(cfg.loss)
     opt_g, opt_d = build_optimizers(cfg.optimizer, G, D)
     n_fixed = tc.num_samples * (16 if data.kind == "points" else 1)
     z_fixed = latent(n_fixed, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(tc.seed + 1))
@@ -229,7 +230,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
                 tracker.text("status", msg, step)
                 break
             if tc.eval_every and (step % tc.eval_every == 0 or is_last):
-                metrics = evaluate(run.G_ema or G, G, D, data, cfg, device)
+                metrics = evaluate(run.G_ema or G, G, D, data, cfg, device, inception=tc.inception or None)
                 tracker.scalars(
                     {
                         f"metrics/{k}": v

@@ -45,6 +45,19 @@ def group_cfg(schema_cls, name: str, **values) -> DictConfig:
     return cfg
 
 
+@pytest.fixture(scope="session", autouse=True)
+def classifier_cache(tmp_path_factory):
+    """Image metrics cache their classifiers here (subprocesses too), never in the user's ~/.cache."""
+    path = tmp_path_factory.mktemp("gan-cli-cache")
+    old = os.environ.get("GAN_CLI_CACHE")
+    os.environ["GAN_CLI_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GAN_CLI_CACHE", None)
+    else:
+        os.environ["GAN_CLI_CACHE"] = old
+
+
 @pytest.fixture
 def cfg_factory():
     return make_cfg

@@ -97,11 +97,12 @@ def test_gan_eval_writes_eval_json(tmp_path):
 
 
 def test_gan_eval_errors(tmp_path):
-    image_run = tmp_path / "img"
-    train(make_cfg([*FAST, *SMALL_DCGAN]), image_run)
+    unlabelled = tmp_path / "img"  # random images: no labels for the classifier, no Inception weights
+    train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "dataset.image_size=8"]), unlabelled)
     for args, must_say in (
         (["run=/no/such/run"], "/no/such/run"),
-        ([f"run={image_run}"], "image run"),
+        ([f"run={unlabelled}"], "no class labels"),
+        ([f"run={unlabelled}", "inception=/no/such/weights.pth"], "no such file"),
         ([], "run="),
     ):
         proc = run_cli(["gan-eval", *args], cwd=tmp_path)

@@ -30,20 +30,22 @@ def _limit(images: torch.Tensor, cfg) -> torch.Tensor:
     return images[: cfg.num_samples] if cfg.num_samples > 0 else images
 
 
-def _sampler(images: torch.Tensor, cfg, seed: int, device: torch.device) -> TensorSampler:
-    return TensorSampler(prepare(_limit(images, cfg), cfg.image_size, cfg.channels), seed, device)
+def _sampler(images: torch.Tensor, labels, cfg, seed: int, device: torch.device) -> TensorSampler:
+    labels = _limit(torch.as_tensor(np.asarray(labels), dtype=torch.int64), cfg)
+    return TensorSampler(prepare(_limit(images, cfg), cfg.image_size, cfg.channels), seed, device, labels)
 
 
 @DATASETS.register("digits")
 def digits(cfg, seed: int, device: torch.device) -> TensorSampler:
     from sklearn.datasets import load_digits
 
-    x = load_digits().images  # [1797, 8, 8], values 0..16
+    bunch = load_digits()
+    x = bunch.images  # [1797, 8, 8], values 0..16
     images = torch.from_numpy(np.round(x * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
-    return _sampler(images, cfg, seed, device)
+    return _sampler(images, bunch.target, cfg, seed, device)
 
 
-def _torchvision_images(cls, cfg, expected: str) -> torch.Tensor:
+def _torchvision_images(cls, cfg, expected: str) -> tuple[torch.Tensor, list[int]]:
     root = Path(cfg.root).expanduser()
     try:
         ds = cls(str(root), train=True, download=cfg.download)
@@ -59,19 +61,18 @@ def _torchvision_images(cls, cfg, expected: str) -> torch.Tensor:
             f"To train without any download, use the bundled digits: dataset=digits."
         ) from None
     data = torch.as_tensor(np.asarray(ds.data))
-    return data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)  # [N, C, H, W]
+    images = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)  # [N, C, H, W]
+    return images, ds.targets
 
 
 @DATASETS.register("mnist")
 def mnist(cfg, seed: int, device: torch.device) -> TensorSampler:
-    images = _torchvision_images(torchvision.datasets.MNIST, cfg, "MNIST/raw")
-    return _sampler(images, cfg, seed, device)
+    return _sampler(*_torchvision_images(torchvision.datasets.MNIST, cfg, "MNIST/raw"), cfg, seed, device)
 
 
 @DATASETS.register("fashion_mnist")
 def fashion_mnist(cfg, seed: int, device: torch.device) -> TensorSampler:
-    images = _torchvision_images(torchvision.datasets.FashionMNIST, cfg, "FashionMNIST/raw")
-    return _sampler(images, cfg, seed, device)
+    return _sampler(*_torchvision_images(torchvision.datasets.FashionMNIST, cfg, "FashionMNIST/raw"), cfg, seed, device)
 
 
 class _CIFAR10(torchvision.datasets.CIFAR10):
@@ -91,8 +92,7 @@ class _CIFAR10(torchvision.datasets.CIFAR10):
 
 @DATASETS.register("cifar10")
 def cifar10(cfg, seed: int, device: torch.device) -> TensorSampler:
-    images = _torchvision_images(_CIFAR10, cfg, "cifar-10-batches-py")
-    return _sampler(images, cfg, seed, device)
+    return _sampler(*_torchvision_images(_CIFAR10, cfg, "cifar-10-batches-py"), cfg, seed, device)
 
 
 @DATASETS.register("folder")
@@ -120,7 +120,13 @@ def folder(cfg, seed: int, device: torch.device) -> TensorSampler:
         except (UnidentifiedImageError, OSError) as err:
             raise UserError(f"cannot read image {path}: {err}. Remove or replace the file.") from None
         images.append(TF.center_crop(TF.resize(t, cfg.image_size, antialias=True), cfg.image_size))
-    return TensorSampler(torch.stack(images), seed, device)
+    # Sub-folders name the classes (torchvision's ImageFolder layout), when there are at least two.
+    classes = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
+    labels = None
+    if len(classes) >= 2 and all(len(p.relative_to(root).parts) > 1 for p in files):
+        index = {c: i for i, c in enumerate(classes)}
+        labels = torch.tensor([index[p.relative_to(root).parts[0]] for p in files])
+    return TensorSampler(torch.stack(images), seed, device, labels)
 
 
 @DATASETS.register("fake")
