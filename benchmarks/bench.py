@@ -57,12 +57,12 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
 
 def _components(overrides: list[str]):
     from gan_cli.data import DATASETS
-    from gan_cli.nets import MODELS
+    from gan_cli.nets import build_models
     from tests.conftest import make_cfg
 
     cfg = make_cfg([*overrides, "train.device=cpu"])
     data = DATASETS.build(cfg.dataset, 0, torch.device("cpu"))
-    G, D = MODELS.build(cfg.model, data.shape)
+    G, D = build_models(cfg.model, data.shape)
     return cfg, data, G, D
 
 

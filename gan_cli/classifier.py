@@ -43,10 +43,18 @@ class SmallCNN(nn.Module):
         super().__init__()
 
         def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            return [
+                nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
 
         self.body = nn.Sequential(
-            *block(channels, 16, 1), *block(16, 32, 2), *block(32, 64, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+            *block(channels, 16, 1),
+            *block(16, 32, 2),
+            *block(32, 64, 2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.head = nn.Linear(64, num_classes)
 
@@ -166,5 +174,7 @@ def get_classifier(name: str, images: Tensor, labels: Tensor | None) -> Classifi
             {"net": net.state_dict(), "test_accuracy": accuracy, "train_size": len(train_idx)}, path
         )
     except OSError as err:
-        log.warning("could not cache the classifier in %s (%s); it will be trained again next time", path, err)
+        log.warning(
+            "could not cache the classifier in %s (%s); it will be trained again next time", path, err
+        )
     return Classifier(net, num_classes, images[ref_idx], accuracy, len(train_idx), path)

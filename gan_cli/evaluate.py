@@ -23,11 +23,11 @@ import torch
 from omegaconf import MISSING
 from torch import nn
 
+from gan_cli import metrics as M
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
-from gan_cli import metrics as M
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
-from gan_cli.nets import MODELS, generate
+from gan_cli.nets import build_models, generate
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
 LOG_LOSSES = ("minimax", "nonsaturating")  # losses whose D estimates a probability: the JSD gauge applies
@@ -63,7 +63,8 @@ def evaluate(
         results.update(image_metrics(fake, data, cfg, device, inception, how))
     if cfg.loss.name in LOG_LOSSES:
         gen = torch.Generator().manual_seed(seed + 1)
-        n = min(num, 1024)
+        pac = int(cfg.model.get("pac", 1))
+        n = max(min(num, 1024) // pac * pac, pac)  # a packed D judges pac samples at once
         real = data.sample_eval(n, gen).to(device)
         fake = generate(G, cfg.model.nz, n, seed + 2, device)
         was_training = D.training
@@ -116,7 +117,7 @@ def image_metrics(
 
 
 def classifier_metrics(clf: Any, fake: torch.Tensor, name: str, how: dict[str, str]) -> dict[str, Any]:
-    """Frechet distance, k-NN precision/recall, Inception-like score and coverage in the classifier's space."""
+    """Frechet distance, k-NN precision/recall, Inception-like score, coverage in the classifier's space."""
     ref = clf.reference
     f_real, p_real = clf.outputs(ref)
     f_fake, p_fake = clf.outputs(fake)
@@ -165,7 +166,7 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
     data = DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
-    G, _ = MODELS.build(cfg.model, tuple(ckpt["data_shape"]))
+    G, _ = build_models(cfg.model, tuple(ckpt["data_shape"]))
     G.load_state_dict(ckpt["G"])
     how: dict[str, str] = {}
     inception = args.inception or cfg.train.get("inception") or None

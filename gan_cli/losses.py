@@ -1,8 +1,9 @@
 """GAN losses as pure functions of D's logits: tensors in, scalar out, no backward inside.
 
 Each class gives `d_loss(real_logits, fake_logits)` (minimised by D) and `g_loss(fake_logits, real_logits)`
-(minimised by G; only the relativistic loss reads real_logits, and `g_needs_real` says so), plus `prob(logits)`, what D's output means as "probability of real" for logging, `penalty` (a
-gradient penalty or None) and `after_d_step(D)` for constraints such as weight clipping.
+(minimised by G; only the relativistic loss reads real_logits, and `g_needs_real` says so), plus
+`prob(logits)`, what D's output means as "probability of real" for logging, `penalty` (a gradient penalty
+or None) and `after_d_step(D)` for constraints such as weight clipping.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_cli.penalties import GradientPenalty, Penalty, R1Penalty
 from gan_cli.errors import ConfigError
+from gan_cli.penalties import GradientPenalty, Penalty, R1Penalty
 from gan_cli.registry import Registry
 
 LOSSES = Registry("loss")
@@ -22,6 +23,7 @@ class GANLoss:
     penalty: Penalty | None = None
     d_label = "D score"  # what prob() returns, for plots
     g_needs_real = False  # whether g_loss reads D's logits on real data
+    estimates_probability = False  # sigmoid(D) estimates P(real): the seeds' D* theory applies
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -45,6 +47,7 @@ class Minimax(GANLoss):
     """
 
     d_label = "D(x) = P(real)"
+    estimates_probability = True
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()

@@ -125,3 +125,25 @@ def classes_present(probs: Tensor, min_share: float = 0.25) -> int:
     samples: one stray sample does not make a class present."""
     hist = class_histogram(probs)
     return int((hist >= min_share / len(hist)).sum())
+
+
+# --- The optimal discriminator on 2-D data, where p_data is known ---
+
+
+def kde_log_density(x: Tensor, samples: Tensor, bandwidth: float) -> Tensor:
+    """log of a Gaussian kernel density estimate at points x [N, 2] from samples [M, 2] (bandwidth h)."""
+    x, samples = x.double(), samples.double().to(x.device)
+    d2 = torch.cdist(x, samples).pow(2)  # [N, M]
+    log_norm = -math.log(2 * math.pi * bandwidth**2) - math.log(len(samples))
+    return torch.logsumexp(-d2 / (2 * bandwidth**2), dim=1) + log_norm
+
+
+def optimal_discriminator(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)) (the GAN paper, Proposition 1), from log densities."""
+    return torch.sigmoid(log_p_data - log_p_g)
+
+
+def distance_to_optimal_d(d_real: Tensor, d_fake: Tensor, dstar_real: Tensor, dstar_fake: Tensor) -> float:
+    """E |D - D*| under (p_data + p_g) / 2, from D and D* at equally many real and generated points."""
+    gaps = torch.cat([(d_real - dstar_real).abs(), (d_fake - dstar_fake).abs()])
+    return float(gaps.double().mean())

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 
 class Penalty:
-    """A gradient penalty added to D's loss every `every` D updates (scaled by `every`: lazy regularisation)."""
+    """A gradient penalty added to D's loss every `every` D updates, scaled by `every` (lazy)."""
 
     name = "penalty"
 

@@ -18,7 +18,7 @@ from gan_cli import checkpoint
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import build_loss
-from gan_cli.nets import MODELS, generate
+from gan_cli.nets import build_models, generate
 from gan_cli.plots import scatter_points
 from gan_cli.tracking import save_grid
 from gan_cli.train import resolve_device
@@ -60,7 +60,7 @@ def load_run(run_dir: str | Path, device: torch.device):
         raise UserError(f"run={run_dir} has no checkpoint ({ckpt_path} is missing); train it first.")
     ckpt = checkpoint.load(ckpt_path)
     cfg = OmegaConf.create(ckpt["config"])
-    G, D = MODELS.build(cfg.model, tuple(ckpt["data_shape"]))
+    G, D = build_models(cfg.model, tuple(ckpt["data_shape"]))
     try:
         G.load_state_dict(ckpt["G_ema"] if ckpt.get("G_ema") is not None else ckpt["G"])
         D.load_state_dict(ckpt["D"])

@@ -45,6 +45,7 @@ class ModelConfig:
     d_layers: int = 2  # mlp: discriminator hidden layers
     maxout_pieces: int = 5  # mlp: pieces per maxout unit in D (1 = LeakyReLU 0.2 instead of maxout)
     dropout: float = 0.0  # mlp: dropout before each D layer
+    pac: int = 1  # PacGAN: D judges this many samples at once (1 = off); train.batch_size must be a multiple
 
 
 @dataclass
@@ -69,6 +70,8 @@ class OptimizerConfig:
     momentum: float = 0.0  # sgd, rmsprop
     alpha: float = 0.99  # rmsprop: smoothing constant
     weight_decay: float = 0.0
+    lr_decay: str = "none"  # none | linear: both fall linearly to 0 at train.steps (resume with more steps
+    # stretches what is left of the schedule)
 
 
 @dataclass
@@ -186,6 +189,14 @@ def check(cfg: Any) -> None:
     _require(d.std > 0, "dataset.std", d.std, "It must be positive.")
     for key in ("nz", "ngf", "ndf", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces"):
         _require(m[key] >= 1, f"model.{key}", m[key], "It must be a whole number of at least 1.")
+    _require(m.pac >= 1, "model.pac", m.pac, "It must be a whole number of at least 1 (1 = no packing).")
+    _require(
+        t.batch_size % m.pac == 0,
+        "train.batch_size",
+        t.batch_size,
+        f"With model.pac={m.pac} it must be a multiple of {m.pac} (D judges {m.pac} samples at once).",
+    )
+    _require(o.lr_decay in ("none", "linear"), "optimizer.lr_decay", o.lr_decay, "Use none or linear.")
     _require(m.d_norm in ("batch", "layer", "none"), "model.d_norm", m.d_norm, "Use batch, layer or none.")
     _require(0.0 <= m.dropout < 1.0, "model.dropout", m.dropout, "It must be in [0, 1).")
     _require(lo.clip > 0, "loss.clip", lo.clip, "The clipping bound must be positive, e.g. 0.01.")

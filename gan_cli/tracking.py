@@ -14,6 +14,8 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 from torchvision.utils import make_grid, save_image
 
+from gan_cli import metrics as M
+from gan_cli.nets import generate, single
 from gan_cli.plots import scatter_points
 
 
@@ -85,8 +87,11 @@ def log_samples(
     z_fixed: torch.Tensor,
     step: int,
     out_dir: Path,
+    G: torch.nn.Module | None = None,
 ) -> None:
-    """Sample grid from the fixed z (images) or a scatter plot over D's heat map (2-D points)."""
+    """Sample grid from the fixed z (images) or a scatter plot over D's heat map (2-D points). For 2-D data
+    and a D that estimates a probability, also D - D* beside it, D* = p_data / (p_data + p_g) with p_data
+    known and p_g a kernel density estimate from samples of G (the raw G, which D is trained against)."""
     was_training = G_s.training
     G_s.eval()
     fake = G_s(z_fixed)
@@ -95,13 +100,27 @@ def log_samples(
     if data.kind == "image":
         tracker.images("samples/fixed_z", fake, step)
         save_grid(fake, out_dir / "samples" / f"step_{step:06d}.png")
-    else:
-        D.eval()
-        real = data.sample_cpu(len(fake), torch.Generator().manual_seed(0))
-        d_fn = lambda x: loss.prob(D(x.to(z_fixed.device)))  # noqa: E731
-        image = scatter_points(real, fake, d_fn, f"step {step}", loss.d_label)
-        D.train()
-        tracker.picture("samples/scatter", image, step)
-        from PIL import Image
+        return
+    device = z_fixed.device
+    was_training = D.training
+    D.eval()
+    real = data.sample_cpu(len(fake), torch.Generator().manual_seed(0))
+    d_fn = lambda x: loss.prob(single(D, x.to(device))).cpu()  # noqa: E731
+    gap_fn, gap_title = None, ""
+    if loss.estimates_probability:  # minimax, nonsaturating
+        g_points = generate(G if G is not None else G_s, z_fixed.shape[1], len(fake), 0, device)
+        log_pg = lambda x: M.kde_log_density(x, g_points, data.std)  # noqa: E731
+        d_star = lambda x: M.optimal_discriminator(data.log_density(x).double(), log_pg(x))  # noqa: E731
+        gap_fn = lambda x: d_fn(x).double() - d_star(x)  # noqa: E731
+        gap = M.distance_to_optimal_d(d_fn(real), d_fn(g_points), d_star(real), d_star(g_points))
+        tracker.scalars({"metrics/d_vs_dstar": gap}, step)
+        gap_title = (
+            f"D - D*, D* = p_data / (p_data + p_g); E|D - D*| = {gap:.3f}\n"
+            f"(p_g: Gaussian KDE of {len(g_points)} samples of G, bandwidth {data.std:g})"
+        )
+    image = scatter_points(real, fake, d_fn, f"step {step}", loss.d_label, gap_fn=gap_fn, gap_title=gap_title)
+    D.train(was_training)
+    tracker.picture("samples/scatter", image, step)
+    from PIL import Image
 
-        Image.fromarray(image).save(out_dir / "samples" / f"step_{step:06d}.png")
+    Image.fromarray(image).save(out_dir / "samples" / f"step_{step:06d}.png")

@@ -30,8 +30,8 @@ from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
 from gan_cli.losses import GANLoss, build_loss
-from gan_cli.nets import MODELS, latent
-from gan_cli.optim import build_optimizers
+from gan_cli.nets import build_models, latent
+from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.precision import Precision
 from gan_cli.resume import resume_config
 from gan_cli.signals import StopRequest
@@ -138,7 +138,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
 
     # Components, all built by name from the registries.
     data = DATASETS.build(cfg.dataset, tc.seed, device)
-    G, D = MODELS.build(cfg.model, data.shape)
+    G, D = build_models(cfg.model, data.shape)
     G, D = G.to(device), D.to(device)
     if tc.channels_last and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast convolution layout
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
@@ -193,6 +193,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     bar = tqdm(total=tc.steps, initial=start, desc="gan-train", unit="step", dynamic_ncols=True, disable=None)
     with logging_redirect_tqdm(), StopRequest() as stop:
         for step in range(start + 1, tc.steps + 1):
+            apply_schedule(cfg.optimizer, (run.opt_g, run.opt_d), step, tc.steps)
             values = gan_step(run, loss, tc, cfg.model.nz, step)
             if values is None:
                 skipped += 1  # fp16 overflow: the scaler lowered its scale and skipped the update
@@ -241,7 +242,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
                 )
                 log.info("step %d metrics: %s", step, json.dumps(metrics))
             if (tc.sample_every and step % tc.sample_every == 0) or is_last:
-                log_samples(tracker, run.G_ema or G, D, loss, data, run.z_fixed, step, out_dir)
+                log_samples(tracker, run.G_ema or G, D, loss, data, run.z_fixed, step, out_dir, G)
             if due_ckpt:
                 checkpoint.save_rotating(run.state_dict(step, saved_config), ckpt_dir, tc.keep_ckpts)
             if stopping:

@@ -8,7 +8,8 @@ import json
 import pytest
 import torch
 
-from gan_cli import classifier, metrics as M
+from gan_cli import classifier
+from gan_cli import metrics as M
 from gan_cli.data import DATASETS
 from gan_cli.evaluate import image_metrics, quantize
 from gan_cli.inception import FID_WEIGHTS, fid_inception_v3
@@ -30,7 +31,10 @@ def test_frechet_distance_closed_forms():
     import scipy.linalg
 
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(5, 5, generator=g, dtype=torch.float64), torch.randn(5, 5, generator=g, dtype=torch.float64)
+    x, y = (
+        torch.randn(5, 5, generator=g, dtype=torch.float64),
+        torch.randn(5, 5, generator=g, dtype=torch.float64),
+    )
     c1, c2 = x @ x.T + 0.1 * torch.eye(5), y @ y.T + 0.1 * torch.eye(5)
     cross = scipy.linalg.sqrtm((c1 @ c2).numpy()).real.trace()
     ref = float(c1.trace() + c2.trace() - 2 * cross)
@@ -55,7 +59,9 @@ def test_knn_precision_recall_extremes():
 def test_kid_is_unbiased_near_zero_and_grows_with_a_shift():
     same, std = M.kernel_inception_distance(gauss(500, 16, 0), gauss(500, 16, 1), subsets=20, subset_size=200)
     assert abs(same) < 3 * std + 1e-3
-    shifted, _ = M.kernel_inception_distance(gauss(500, 16, 0), gauss(500, 16, 1, 1.0), subsets=20, subset_size=200)
+    shifted, _ = M.kernel_inception_distance(
+        gauss(500, 16, 0), gauss(500, 16, 1, 1.0), subsets=20, subset_size=200
+    )
     assert shifted > 0.5
 
 
@@ -107,7 +113,11 @@ def test_image_metrics_of_real_images_and_of_a_collapsed_sampler(digits8):
     assert "not computed" in how["fid, kid"] and FID_WEIGHTS in how["fid, kid"]
     collapsed = real[:1].repeat(len(real), 1, 1, 1)
     m = image_metrics(collapsed, digits8, cfg, torch.device("cpu"), None, {})
-    assert m["classes_present"] == 1 and m["recall"] < 0.05 and m["is_classifier"] == pytest.approx(1.0, abs=0.01)
+    assert (
+        m["classes_present"] == 1
+        and m["recall"] < 0.05
+        and m["is_classifier"] == pytest.approx(1.0, abs=0.01)
+    )
     assert m["fd_classifier"] > 1.0
 
 
@@ -143,7 +153,14 @@ def test_gan_eval_on_an_image_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     written = json.loads((run / "eval.json").read_text())
     metrics = written["metrics"]
-    for key in ("fd_classifier", "precision", "recall", "is_classifier", "is_classifier_real", "classes_present"):
+    for key in (
+        "fd_classifier",
+        "precision",
+        "recall",
+        "is_classifier",
+        "is_classifier_real",
+        "classes_present",
+    ):
         assert key in metrics, key
     assert 0 <= metrics["precision"] <= 1 and 1 <= metrics["is_classifier"] <= 10
     assert "held-out" in written["how"]["fd_classifier, precision, recall, is_classifier, classes_present"]

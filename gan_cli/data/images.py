@@ -72,7 +72,9 @@ def mnist(cfg, seed: int, device: torch.device) -> TensorSampler:
 
 @DATASETS.register("fashion_mnist")
 def fashion_mnist(cfg, seed: int, device: torch.device) -> TensorSampler:
-    return _sampler(*_torchvision_images(torchvision.datasets.FashionMNIST, cfg, "FashionMNIST/raw"), cfg, seed, device)
+    return _sampler(
+        *_torchvision_images(torchvision.datasets.FashionMNIST, cfg, "FashionMNIST/raw"), cfg, seed, device
+    )
 
 
 class _CIFAR10(torchvision.datasets.CIFAR10):

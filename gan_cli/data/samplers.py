@@ -36,9 +36,7 @@ class TensorSampler(Sampler):
 
     kind = "image"
 
-    def __init__(
-        self, images: Tensor, seed: int, device: torch.device, labels: Tensor | None = None
-    ) -> None:
+    def __init__(self, images: Tensor, seed: int, device: torch.device, labels: Tensor | None = None) -> None:
         assert images.dtype == torch.uint8 and images.dim() == 4, "images: uint8 [N, C, H, W]"
         self.images = images.to(device)  # [N, C, H, W]
         # class labels [N] (CPU, int64) when the dataset has them: only evaluation reads them

@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from gan_cli.registry import Registry
 
 MODELS = Registry("model")
+
+
+class Packed(nn.Module):
+    """PacGAN (Lin et al. 2018): D judges `pac` samples at once, concatenated along the first feature axis
+    (channels for images), so a mode-collapsed batch is easy to spot. [N, ...] -> logits [N / pac]."""
+
+    def __init__(self, D: nn.Module, pac: int) -> None:
+        super().__init__()
+        self.D, self.pac = D, pac
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[0] % self.pac:
+            raise ValueError(f"model.pac={self.pac} needs a batch that is a multiple of it, got {x.shape[0]}")
+        return self.D(x.reshape(x.shape[0] // self.pac, self.pac * x.shape[1], *x.shape[2:]))
+
+    def single(self, x: Tensor) -> Tensor:
+        """D's output for each sample packed with copies of itself [N] (for heat maps)."""
+        return self(x.repeat_interleave(self.pac, dim=0))
+
+
+def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for one sample's shape; D packs `model.pac` samples when pac > 1."""
+    pac = int(cfg.get("pac", 1))
+    if pac == 1:
+        return MODELS.build(cfg, shape)
+    G, D = MODELS.build(cfg, shape, pac)  # D's input: pac samples concatenated
+    return G, Packed(D, pac)
+
+
+def single(D: nn.Module, x: Tensor) -> Tensor:
+    """D's score of each sample in x on its own, packed or not."""
+    return D.single(x) if isinstance(D, Packed) else D(x)
 
 
 def latent(n: int, nz: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
@@ -34,4 +66,4 @@ def generate(
 from gan_cli.nets import dcgan as _dcgan  # noqa: E402,F401
 from gan_cli.nets import mlp as _mlp  # noqa: E402,F401
 
-__all__ = ["MODELS", "generate", "latent"]
+__all__ = ["MODELS", "Packed", "build_models", "generate", "latent", "single"]

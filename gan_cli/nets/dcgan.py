@@ -132,7 +132,7 @@ class Seed004Discriminator(nn.Module):
 
 
 @MODELS.register("dcgan")
-def dcgan(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module]:
     if len(shape) != 3:
         raise ConfigError(
             f"model=dcgan needs images, but the dataset gives points of shape {list(shape)}. "
@@ -140,7 +140,7 @@ def dcgan(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         )
     nc, size = shape[0], shape[1]
     if size == 28:
-        G, D = Seed004Generator(cfg.nz, cfg.ngf, nc), Seed004Discriminator(cfg.ndf, nc)
+        G, D = Seed004Generator(cfg.nz, cfg.ngf, nc), Seed004Discriminator(cfg.ndf, nc * pac)
     else:
         n = _upsamplings(size)
         if n is None:
@@ -148,7 +148,7 @@ def dcgan(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
                 f"model=dcgan cannot build networks for dataset.image_size={size}. "
                 "Use 28 or 4 * 2^n: 8, 16, 32, 64, 128, 256."
             )
-        G, D = DCGANGenerator(cfg.nz, cfg.ngf, nc, n), DCGANDiscriminator(cfg.ndf, nc, n, cfg.d_norm)
+        G, D = DCGANGenerator(cfg.nz, cfg.ngf, nc, n), DCGANDiscriminator(cfg.ndf, nc * pac, n, cfg.d_norm)
     G.apply(weights_init)
     D.apply(weights_init)
     return G, D

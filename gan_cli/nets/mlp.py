@@ -61,8 +61,9 @@ class MLPDiscriminator(nn.Module):
 
 
 @MODELS.register("mlp")
-def mlp(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+def mlp(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module]:
     image = len(shape) == 3
     G = MLPGenerator(cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image)
-    D = MLPDiscriminator(shape, cfg.d_hidden, cfg.d_layers, cfg.maxout_pieces, cfg.dropout)
+    d_shape = (shape[0] * pac, *shape[1:])  # PacGAN: pac samples side by side
+    D = MLPDiscriminator(d_shape, cfg.d_hidden, cfg.d_layers, cfg.maxout_pieces, cfg.dropout)
     return G, D

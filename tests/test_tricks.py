@@ -1,0 +1,148 @@
+"""The stabilising tricks the presets use: R1, the relativistic loss, PacGAN packing, the linear learning
+rate decay, and the seeds' optimal discriminator D* as a gauge on 2-D data."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from gan_cli import checkpoint
+from gan_cli import metrics as M
+from gan_cli.errors import ConfigError
+from gan_cli.losses import build_loss
+from gan_cli.nets import Packed, build_models, single
+from gan_cli.penalties import R1Penalty
+from gan_cli.schema import LossConfig, ModelConfig
+from gan_cli.train import train
+from tests.conftest import FAST, SMALL_DCGAN, SMALL_MLP, event_tags, group_cfg, make_cfg
+from tests.test_eval import mixture
+from tests.test_resume import assert_same
+
+RING = ["dataset=ring", "model=mlp", *SMALL_MLP]
+
+
+def test_r1_is_exact_for_a_linear_critic():
+    # D(x) = w . x: grad = w at every real point, R1 = gamma / 2 * ||w||^2 (lazy: times `every`)
+    D = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    critic = lambda x: D(x).squeeze(1)  # noqa: E731
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    assert R1Penalty(0.1)(critic, real, fake).item() == pytest.approx(0.05 * 25)
+    assert R1Penalty(0.1, every=4)(critic, real, fake).item() == pytest.approx(4 * 0.05 * 25)
+    # only real points matter: a critic flat at the data but steep elsewhere has no R1
+    bowl = lambda x: (x - real[:1]).pow(2).sum(1)  # noqa: E731
+    assert R1Penalty(1.0)(bowl, real[:1], fake[:1]).item() == pytest.approx(0.0)
+
+
+def test_r1_attaches_to_any_loss_but_not_beside_another_penalty():
+    loss = build_loss(group_cfg(LossConfig, "hinge", r1_gamma=0.5, r1_every=2))
+    assert isinstance(loss.penalty, R1Penalty) and (loss.penalty.weight, loss.penalty.every) == (0.5, 2)
+    assert build_loss(group_cfg(LossConfig, "hinge")).penalty is None
+    with pytest.raises(ConfigError, match="r1_gamma"):
+        build_loss(group_cfg(LossConfig, "wgan-gp", r1_gamma=0.5))
+
+
+def test_relativistic_average_loss_closed_forms():
+    loss = build_loss(group_cfg(LossConfig, "ragan"))
+    same = torch.zeros(5)
+    # real and fake equally realistic: each term is -log sigmoid(0) = log 2
+    assert loss.d_loss(same, same).item() == pytest.approx(2 * math.log(2))
+    assert loss.g_loss(same, same).item() == pytest.approx(2 * math.log(2))
+    real, fake = torch.tensor([2.0, 4.0]), torch.tensor([-1.0, 1.0])  # means 3 and 0
+    expected_d = (math.log1p(math.exp(-2)) + math.log1p(math.exp(-4))) / 2 + (
+        math.log1p(math.exp(-4)) + math.log1p(math.exp(-2))
+    ) / 2
+    assert loss.d_loss(real, fake).item() == pytest.approx(expected_d)
+    assert loss.g_loss(fake, real).item() == pytest.approx(loss.d_loss(fake, real).item())
+    assert loss.g_needs_real
+    with pytest.raises(ValueError):
+        loss.g_loss(fake)
+
+
+def test_packed_discriminator_sees_consecutive_samples_side_by_side():
+    cfg = group_cfg(ModelConfig, "mlp", nz=4, g_hidden=8, d_hidden=8, pac=3)
+    G, D = build_models(cfg, (2,))
+    assert isinstance(D, Packed) and D.D.net[1].linear.in_features == 6
+    x = torch.randn(6, 2)
+    assert torch.equal(D(x), D.D(torch.cat([x[0:3].flatten()[None], x[3:6].flatten()[None]])))
+    with pytest.raises(ValueError, match="multiple"):
+        D(torch.randn(4, 2))
+    assert torch.equal(single(D, x[:2]), D.D(x[:2].repeat_interleave(3, 0).reshape(2, 6)))
+    _, Dimg = build_models(group_cfg(ModelConfig, "dcgan", ngf=8, ndf=8, nz=8, pac=2), (3, 16, 16))
+    assert Dimg(torch.randn(4, 3, 16, 16)).shape == (2,)
+    G1, D1 = build_models(group_cfg(ModelConfig, "mlp", nz=4, g_hidden=8, d_hidden=8), (2,))
+    assert not isinstance(D1, Packed)
+
+
+def test_batch_must_be_a_multiple_of_pac(tmp_path):
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        train(make_cfg([*FAST, *RING, "model.pac=4", "train.batch_size=10"]), tmp_path / "run")
+
+
+def test_linear_decay_follows_the_step_and_resumes_exactly(tmp_path):
+    base = [*FAST, *RING, "model.pac=2", "optimizer.lr_decay=linear", "loss.r1_gamma=0.1", "loss=ragan"]
+    whole = tmp_path / "whole"
+    train(make_cfg([*base, "train.steps=8"]), whole)
+    ckpt = checkpoint.load(whole / "checkpoints" / "last.pt")
+    lr = ckpt["opt_g"]["param_groups"][0]["lr"]
+    assert lr == pytest.approx(2e-4 * (1 - 7 / 8))  # the lr used by step 8 of 8
+    lrs = [e.value for e in event_tags(whole)["_acc"].Scalars("lr/D")]
+    assert lrs == sorted(lrs, reverse=True) and len(set(lrs)) == len(lrs)
+    # an interruption at step 4 (the step-4 checkpoint put back as last.pt), resumed: equal to the whole run
+    half = tmp_path / "half"
+    shutil.copytree(whole, half)
+    shutil.copy(half / "checkpoints" / "step_000003.pt", half / "checkpoints" / "last.pt")
+    train(make_cfg([*base, "train.steps=8", f"resume={half}"]), tmp_path / "unused")
+    a, b = (checkpoint.load(r / "checkpoints" / "last.pt") for r in (whole, half))
+    assert a.pop("config")["train"]["steps"] == b.pop("config")["train"]["steps"] == 8
+    assert_same(a, b)
+
+
+def test_optimal_discriminator_and_the_kde():
+    data = mixture("ring")
+    x = data.sample_eval(400, torch.Generator().manual_seed(0))
+    log_p = data.log_density(x).double()
+    assert torch.allclose(M.optimal_discriminator(log_p, log_p), torch.full_like(log_p, 0.5))
+    # D* = p / (p + q) against the plain formula
+    q = torch.rand(400, dtype=torch.float64) * 10
+    assert torch.allclose(M.optimal_discriminator(log_p, q.log()), log_p.exp() / (log_p.exp() + q))
+    # a KDE is a density: it integrates to 1 (grid sum over [-2, 2]^2)
+    samples = torch.randn(50, 2) * 0.3
+    axis = torch.linspace(-2, 2, 201)
+    gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+    grid = torch.stack([gx.flatten(), gy.flatten()], 1)
+    mass = M.kde_log_density(grid, samples, 0.1).exp().sum() * (4 / 200) ** 2
+    assert float(mass) == pytest.approx(1.0, abs=0.01)
+    d = torch.rand(10)
+    assert M.distance_to_optimal_d(d, d, d, d) == 0.0
+    assert M.distance_to_optimal_d(torch.ones(4), torch.zeros(4), torch.zeros(4), torch.ones(4)) == 1.0
+
+
+def test_heat_map_shows_d_minus_dstar_for_log_losses(tmp_path):
+    out = tmp_path / "ns"
+    train(make_cfg([*FAST, *RING]), out)
+    assert "metrics/d_vs_dstar" in event_tags(out)["scalars"]
+    value = event_tags(out)["_acc"].Scalars("metrics/d_vs_dstar")[-1].value
+    assert 0.0 <= value <= 1.0
+    hinge = tmp_path / "hinge"
+    train(make_cfg([*FAST, *RING, "loss=hinge"]), hinge)
+    assert "metrics/d_vs_dstar" not in event_tags(hinge)["scalars"]
+
+
+def test_pac_runs_end_to_end_on_images(tmp_path):
+    out = tmp_path / "img"
+    train(make_cfg([*FAST, *SMALL_DCGAN, "model.pac=2", "loss=ragan", "train.eval_every=3"]), out)
+    assert (out / "checkpoints" / "last.pt").is_file()
+
+
+def test_old_configs_without_the_new_keys_still_build():
+    keys = {"nz": 4, "g_hidden": 8, "g_layers": 1, "d_hidden": 8, "d_layers": 1, "maxout_pieces": 2}
+    cfg = OmegaConf.create({"name": "mlp", "dropout": 0.0, **keys})  # a checkpoint's config from before pac
+    G, D = build_models(cfg, (2,))
+    assert not isinstance(D, Packed)
