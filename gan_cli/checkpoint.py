@@ -143,6 +143,8 @@ class Training:
     data: Any  # a Sampler
     z_fixed: torch.Tensor
     precision: Any = None  # a precision.Precision (its fp16 gradient scalers)
+    G_train: nn.Module | None = None  # data parallel: the DistributedDataParallel wrappers (not saved)
+    D_train: nn.Module | None = None
 
     def state_dict(self, step: int, config: dict) -> dict[str, Any]:
         """Tensors and plain containers only, so the file loads with weights_only=True."""

@@ -93,6 +93,7 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch (0 = torch's default)
     precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the forward passes (fp16 adds a GradScaler)
     channels_last: bool = True  # NHWC memory for convolutional models (faster with oneDNN and cuDNN)
+    world_size: int = 1  # data-parallel processes gan-train starts (DDP; gloo on CPU, NCCL on CUDA)
 
 
 @dataclass
@@ -116,6 +117,7 @@ RESUMABLE_KEYS = (
     "train.keep_ckpts",
     "train.device",
     "train.threads",
+    "train.world_size",
 )
 
 
@@ -189,13 +191,15 @@ def check(cfg: Any) -> None:
     _require(d.std > 0, "dataset.std", d.std, "It must be positive.")
     for key in ("nz", "ngf", "ndf", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces"):
         _require(m[key] >= 1, f"model.{key}", m[key], "It must be a whole number of at least 1.")
-    _require(m.pac >= 1, "model.pac", m.pac, "It must be a whole number of at least 1 (1 = no packing).")
+    _require(t.world_size >= 1, "train.world_size", t.world_size, "It must be a whole number of at least 1.")
     _require(
-        t.batch_size % m.pac == 0,
+        t.batch_size % (t.world_size * m.pac) == 0,
         "train.batch_size",
         t.batch_size,
-        f"With model.pac={m.pac} it must be a multiple of {m.pac} (D judges {m.pac} samples at once).",
+        f"With train.world_size={t.world_size} and model.pac={m.pac} it must be a multiple of "
+        f"{t.world_size * m.pac} (each rank trains on batch_size / world_size samples, packed by pac).",
     )
+    _require(m.pac >= 1, "model.pac", m.pac, "It must be a whole number of at least 1 (1 = no packing).")
     _require(o.lr_decay in ("none", "linear"), "optimizer.lr_decay", o.lr_decay, "Use none or linear.")
     _require(m.d_norm in ("batch", "layer", "none"), "model.d_norm", m.d_norm, "Use batch, layer or none.")
     _require(0.0 <= m.dropout < 1.0, "model.dropout", m.dropout, "It must be in [0, 1).")

@@ -77,6 +77,34 @@ class Tracker:
         self.writer.close()
 
 
+class NullTracker(Tracker):
+    """What data-parallel ranks other than 0 get: the same calls, nothing written."""
+
+    def __init__(self) -> None:
+        pass
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        pass
+
+    def images(self, tag: str, images: Tensor, step: int) -> None:
+        pass
+
+    def picture(self, tag: str, rgb: np.ndarray, step: int) -> None:
+        pass
+
+    def text(self, tag: str, text: str, step: int) -> None:
+        pass
+
+    def hparams(self, config: dict, metric_tags: list[str]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 @torch.no_grad()
 def log_samples(
     tracker: Tracker,

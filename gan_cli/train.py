@@ -24,8 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from gan_cli import checkpoint, schema
+from gan_cli import checkpoint, distributed, schema
 from gan_cli.data import DATASETS
+from gan_cli.distributed import Dist
 from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
@@ -35,7 +36,7 @@ from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.precision import Precision
 from gan_cli.resume import resume_config
 from gan_cli.signals import StopRequest
-from gan_cli.tracking import Tracker, log_samples
+from gan_cli.tracking import NullTracker, Tracker, log_samples
 
 log = logging.getLogger("gan_cli.train")
 STAT_NAMES = ("loss/D", "loss/G", "loss/penalty", "D/real", "D/fake")
@@ -65,21 +66,30 @@ def write_json(data: dict, path: Path) -> None:
 
 
 def gan_step(
-    run: checkpoint.Training, loss: GANLoss, tc: DictConfig, nz: int, step: int
+    run: checkpoint.Training, loss: GANLoss, tc: DictConfig, nz: int, step: int, d: Dist | None = None
 ) -> torch.Tensor | None:
     """One iteration of Algorithm 1: [loss_D, loss_G, penalty, D(x), D(G(z))] on the device, or None
-    when fp16 loss scaling skipped an update (its overflowed values say nothing about training)."""
+    when fp16 loss scaling skipped an update (its overflowed values say nothing about training).
+
+    Data parallel (d.world > 1): every rank draws the same global batch and trains on its own shard, with
+    its own noise; G and D run through their DistributedDataParallel wrappers, which average gradients.
+    D's updates go through the wrapper; G's update calls the bare D (frozen, nothing of D to average)."""
+    d = d or Dist()
     G, D, prec, device = run.G, run.D, run.precision, run.z_fixed.device
+    G_train, D_train = run.G_train or G, run.D_train or D
+    shard = tc.batch_size // d.world
     applied = True
     penalty = torch.zeros((), device=device)
     # k = train.d_steps discriminator updates...
     for k in range(tc.d_steps):
         real = run.data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
-        z = latent(tc.batch_size, nz, device)
+        if d.active:
+            real = real[d.rank * shard : (d.rank + 1) * shard]
+        z = latent(shard, nz, device)
         with prec.autocast():
             with torch.set_grad_enabled(k == tc.d_steps - 1):
-                fake = G(z)  # the last one is reused by the generator update, as in the DCGAN example
-            real_logits, fake_logits = D(real).float(), D(fake.detach()).float()  # losses in fp32
+                fake = G_train(z)  # the last one is reused by the generator update, as in the DCGAN example
+            real_logits, fake_logits = D_train(real).float(), D_train(fake.detach()).float()  # losses in fp32
             loss_d = loss.d_loss(real_logits, fake_logits)
             loss_d_total = loss_d
             if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
@@ -105,35 +115,52 @@ def gan_step(
         return torch.stack([v.float() for v in values])
 
 
-def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+def train(
+    cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = None, dist_info: Dist | None = None
+) -> dict[str, Any]:
     """Train the GAN described by `cfg`; write checkpoints, TensorBoard events and summary.json to out_dir.
 
     With `cfg.resume` set, continue that run folder in place instead (out_dir is then ignored); `overrides`
-    are the command line's, which a resume applies to the run's own saved config.
+    are the command line's, which a resume applies to the run's own saved config. With train.world_size > 1
+    (and no `dist_info`), start that many ranks in child processes and wait for them.
     """
     t_start = time.perf_counter()
-    resumed = None
+    d = dist_info or Dist()
+    cfg_in, resumed = cfg, None
     if cfg.resume:
         cfg, resumed, out_dir = resume_config(cfg, overrides)
     schema.check(cfg)
     tc = cfg.train
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
-    if resumed is None:
+    if d.main and resumed is None:
         checkpoint.refuse_existing_run(out_dir)
     start = resumed["step"] if resumed else 0
     if start >= tc.steps:
         raise UserError(
             f"{out_dir} is already at step {start}; ask for more with train.steps=N (N > {start})."
         )
-    try:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create the run folder {ckpt_dir}: {err}.") from None
-    checkpoint.remove_stale_temporaries(ckpt_dir)
+    if d.active and tc.world_size not in (1, d.world):
+        raise ConfigError(
+            f"train.world_size={tc.world_size} but this process is one of {d.world} ranks (torchrun); "
+            "leave train.world_size at 1 under torchrun, or start gan-train alone."
+        )
     device = resolve_device(tc.device)
+    if tc.world_size > 1 and not d.active:
+        resumed = None  # the ranks load the checkpoint themselves
+        return _spawn_ranks(cfg_in, overrides, out_dir, tc.world_size, device)
+    if d.active and device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+    if d.main:
+        try:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create the run folder {ckpt_dir}: {err}.") from None
+        checkpoint.remove_stale_temporaries(ckpt_dir)
     if tc.threads:
         torch.set_num_threads(tc.threads)
+    elif d.spawned and device.type == "cpu":  # the ranks share the machine's cores
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // d.world))
     seed_everything(tc.seed)
 
     # Components, all built by name from the registries.
@@ -153,6 +180,15 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     )
     if resumed is not None:
         run.load_state_dict(resumed)  # models, optimizers, data order, fixed z, RNG states
+    if d.active:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        # same start on every rank; batch-norm statistics stay per rank (rank 0's are saved)
+        kw = distributed.ddp_kwargs(device)
+        run.G_train, run.D_train = DDP(G, **kw), DDP(D, **kw)
+        # each rank its own noise (latents, penalty interpolation), from the seed, the rank and the step;
+        # so a resumed data-parallel run is exact in weights and data order, not in the noise drawn
+        torch.manual_seed((tc.seed * 1_000_003 + d.rank * 7919 + start) % 2**63)
     if tc.precision == "fp16" and device.type == "cpu":
         log.warning(
             "train.precision=fp16 on a CPU: most CPUs have no fast fp16 kernels (convolutions can be "
@@ -168,7 +204,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     saved_config["resume"] = None  # the same config, whether or not the run was resumed
 
     # On resume, TensorBoard drops events logged after the checkpoint: curves continue without duplicates.
-    tracker = Tracker(out_dir, purge_step=start + 1 if resumed else None)
+    tracker = Tracker(out_dir, purge_step=start + 1 if resumed else None) if d.main else NullTracker()
     if resumed is None:
         tracker.hparams(saved_config, ["loss/D", "loss/G", "perf/images_per_sec"])
         tracker.text("config", "```\n" + OmegaConf.to_yaml(cfg) + "```", 0)
@@ -190,11 +226,19 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     t_loop = t_log = time.perf_counter()
     images_at_log, steps_at_log = 0, start
     # A live bar on a terminal (ETA, losses); piped output gets the log lines alone.
-    bar = tqdm(total=tc.steps, initial=start, desc="gan-train", unit="step", dynamic_ncols=True, disable=None)
-    with logging_redirect_tqdm(), StopRequest() as stop:
+    bar = tqdm(
+        total=tc.steps,
+        initial=start,
+        desc="gan-train",
+        unit="step",
+        dynamic_ncols=True,
+        disable=None if d.main else True,
+    )
+    signals = (signal.SIGTERM,) if d.spawned else StopRequest.SIGNALS  # spawned: the parent relays
+    with logging_redirect_tqdm(), StopRequest(signals) as stop:
         for step in range(start + 1, tc.steps + 1):
             apply_schedule(cfg.optimizer, (run.opt_g, run.opt_d), step, tc.steps)
-            values = gan_step(run, loss, tc, cfg.model.nz, step)
+            values = gan_step(run, loss, tc, cfg.model.nz, step, d)
             if values is None:
                 skipped += 1  # fp16 overflow: the scaler lowered its scale and skipped the update
             else:
@@ -205,8 +249,10 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
             is_last = step == tc.steps
             # One reading of the stop flag per step: a signal arriving later in this step is seen next step,
             # so a stop always goes through the checkpoint below.
-            stopping = stop.signum is not None
+            stopping = d.any(stop.signum is not None, device)  # all ranks stop at the same step
             due_ckpt = is_last or stopping or (tc.ckpt_every and step % tc.ckpt_every == 0)
+            if d.active and (step % tc.log_every == 0 or due_ckpt):
+                d.mean_(stats)  # every rank sees (and judges) the same averaged statistics
             if step % tc.log_every == 0 or is_last:
                 ips = (images_seen - images_at_log) / max(time.perf_counter() - t_log, 1e-9)
                 counted = max(step - steps_at_log - skipped, 1)
@@ -230,7 +276,7 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
                 log.error(msg)
                 tracker.text("status", msg, step)
                 break
-            if tc.eval_every and (step % tc.eval_every == 0 or is_last):
+            if d.main and tc.eval_every and (step % tc.eval_every == 0 or is_last):
                 metrics = evaluate(run.G_ema or G, G, D, data, cfg, device, inception=tc.inception or None)
                 tracker.scalars(
                     {
@@ -241,15 +287,16 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
                     step,
                 )
                 log.info("step %d metrics: %s", step, json.dumps(metrics))
-            if (tc.sample_every and step % tc.sample_every == 0) or is_last:
+            if d.main and ((tc.sample_every and step % tc.sample_every == 0) or is_last):
                 log_samples(tracker, run.G_ema or G, D, loss, data, run.z_fixed, step, out_dir, G)
-            if due_ckpt:
+            if d.main and due_ckpt:
                 checkpoint.save_rotating(run.state_dict(step, saved_config), ckpt_dir, tc.keep_ckpts)
             if stopping:
                 status = "interrupted"
+                signum = stop.signum or signal.SIGTERM  # another rank may have got it
                 log.warning(
                     "stopped by %s at step %d; continue with: gan-train resume=%s",
-                    signal.Signals(stop.signum).name,
+                    signal.Signals(signum).name,
                     step,
                     out_dir,
                 )
@@ -257,6 +304,12 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
     bar.close()
     train_time = time.perf_counter() - t_loop
     tracker.close()
+    weights = None
+    if d.active:
+        torch.distributed.barrier()  # rank 0 has written its last checkpoint
+        weights = d.gather(distributed.fingerprint(G, D))  # the ranks must hold the same networks
+        if len(set(weights)) != 1:
+            log.error("data-parallel ranks ended with different weights: %s", weights)
     summary = {
         "status": status,
         "step": step,
@@ -274,7 +327,13 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
         "loss": cfg.loss.name,
         "resumed_from": start if resumed else None,
         "signal": signal.Signals(stop.signum).name if stop.signum is not None else None,
+        "world_size": d.world,
+        "rank_weights_sha256": weights,
     }
+    if status == "interrupted" and summary["signal"] is None:
+        summary["signal"] = "SIGTERM"
+    if not d.main:
+        return summary
     write_json(summary, out_dir / "summary.json")
     log.info(
         "%s at step %d after %.1f s of training (%.0f img/s); run folder %s",
@@ -285,6 +344,38 @@ def train(cfg: DictConfig, out_dir: str | Path, overrides: list[str] | None = No
         out_dir,
     )
     return summary
+
+
+def _spawn_ranks(
+    cfg: DictConfig, overrides: list[str] | None, out_dir: Path, world: int, device: torch.device
+) -> dict[str, Any]:
+    """train.world_size=N: run N ranks of train() in child processes; their rank 0 writes the run."""
+    log.info(
+        "starting %d data-parallel ranks (%s) for %s",
+        world,
+        "NCCL" if device.type == "cuda" else "gloo",
+        out_dir,
+    )
+    container = OmegaConf.to_container(cfg, resolve=True)
+    received = distributed.spawn(world, device.type, container, out_dir, list(overrides or []))
+    summary = json.loads((out_dir / "summary.json").read_text())
+    if received is not None:
+        summary["signal"] = signal.Signals(received).name  # what this process was sent (Ctrl-C: SIGINT)
+    return summary
+
+
+def setup_rank_logging(d: Dist, out_dir: Path) -> None:
+    """Spawned ranks have no Hydra logging: rank 0 logs to the console and train.log, the others warn only."""
+    fmt = logging.Formatter(f"[%(asctime)s][%(name)s][%(levelname)s][rank {d.rank}] - %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO if d.main else logging.WARNING)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    if d.main:
+        file = logging.FileHandler(out_dir / "train.log")
+        file.setFormatter(fmt)
+        root.addHandler(file)
 
 
 def log_stats(
@@ -318,6 +409,18 @@ def log_stats(
     return values
 
 
+def _torchrun_rank(cfg: DictConfig, out_dir: Path, overrides: list[str], d: Dist) -> dict[str, Any]:
+    """Under torchrun: join the group, agree on rank 0's run folder, train as this rank."""
+    distributed.init(d, resolve_device(cfg.train.device).type)
+    try:
+        out_dir = Path(d.broadcast(str(out_dir)))  # ranks may have started in different seconds
+        if not d.main:
+            logging.getLogger("gan_cli").setLevel(logging.WARNING)
+        return train(cfg, out_dir, overrides=overrides, dist_info=d)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
 _failed_jobs: list[str] = []
 
 
@@ -325,8 +428,12 @@ _failed_jobs: list[str] = []
 def _hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
+    ranks = distributed.torchrun_env()  # one of several processes started by torchrun
     try:
-        summary = train(cfg, out_dir, overrides=list(hydra_cfg.overrides.task))
+        if ranks is None:
+            summary = train(cfg, out_dir, overrides=list(hydra_cfg.overrides.task))
+        else:
+            summary = _torchrun_rank(cfg, out_dir, list(hydra_cfg.overrides.task), ranks)
     except UserError as err:
         report("gan-train", err)
         _failed_jobs.append(str(out_dir))

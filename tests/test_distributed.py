@@ -1,0 +1,100 @@
+"""Data-parallel training on the CPU (gloo): gan-train starts the ranks itself, or runs under torchrun."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+import torch
+
+from gan_cli import checkpoint
+from gan_cli.errors import ConfigError
+from gan_cli.train import train
+from tests.conftest import BIN, SMALL_DCGAN, SMALL_MLP, make_cfg, read_summary, run_cli
+from tests.test_reliability import ENDLESS, processes, start, wait_for_step  # noqa: F401
+
+pytestmark = pytest.mark.slow
+RING = ["dataset=ring", "model=mlp", *SMALL_MLP, "train.device=cpu", "train.batch_size=16"]
+CADENCE = ["train.log_every=5", "train.sample_every=0", "train.ckpt_every=10"]
+
+
+def test_two_gloo_ranks_stay_identical_and_the_checkpoint_resumes(tmp_path):
+    run = tmp_path / "run"
+    proc = run_cli(
+        ["gan-train", *RING, *CADENCE, "train.steps=20", "train.world_size=2", f"hydra.run.dir={run}"],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = read_summary(run)
+    assert summary["status"] == "completed" and summary["world_size"] == 2
+    a, b = summary["rank_weights_sha256"]
+    assert a == b  # the same G and D on both ranks, bit for bit
+    assert "rank 0" in (run / "train.log").read_text()
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1  # rank 0 alone writes TensorBoard
+    ckpt = checkpoint.load(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 20 and ckpt["config"]["train"]["world_size"] == 2
+    # resume under DDP, then once more on a single process: the checkpoint is the same format
+    proc = run_cli(["gan-train", f"resume={run}", "train.steps=30"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = read_summary(run)
+    assert (
+        summary["resumed_from"] == 20
+        and summary["step"] == 30
+        and len(set(summary["rank_weights_sha256"])) == 1
+    )
+    proc = run_cli(["gan-train", f"resume={run}", "train.steps=35", "train.world_size=1"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert read_summary(run)["step"] == 35 and read_summary(run)["world_size"] == 1
+
+
+def test_batch_norm_networks_stay_in_sync(tmp_path):
+    # the DCGAN has batch norm in G and D; each rank normalises its own shard, gradients are averaged
+    run = tmp_path / "img"
+    args = [*SMALL_DCGAN, "dataset.image_size=8", "train.device=cpu", "train.batch_size=8", *CADENCE]
+    proc = run_cli(
+        ["gan-train", *args, "train.steps=6", "train.world_size=2", f"hydra.run.dir={run}"], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = read_summary(run)
+    assert len(set(summary["rank_weights_sha256"])) == 1  # batch norm in both nets, still in sync
+
+
+def test_batch_must_split_evenly_over_the_ranks(tmp_path):
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        train(make_cfg([*RING, "train.world_size=3", "train.batch_size=16"]), tmp_path / "run")
+
+
+def test_sigterm_stops_every_rank_after_a_checkpoint(tmp_path, processes):  # noqa: F811
+    run = tmp_path / "run"
+    proc = start(
+        [*ENDLESS, "train.world_size=2", "train.ckpt_every=5", f"hydra.run.dir={run}"], tmp_path, processes
+    )
+    wait_for_step(run, 10, proc, timeout=180)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    summary = read_summary(run)
+    assert summary["status"] == "interrupted" and summary["signal"] == "SIGTERM"
+    assert checkpoint.load(run / "checkpoints" / "last.pt")["step"] == summary["step"]
+    assert len(set(summary["rank_weights_sha256"])) == 1
+
+
+def test_under_torchrun(tmp_path):
+    run = tmp_path / "run"
+    args = [*RING, *CADENCE, "train.steps=10", f"hydra.run.dir={run}"]
+    cmd = [
+        str(BIN / "torchrun"),
+        "--standalone",
+        "--nproc-per-node=2",
+        "--no-python",
+        str(BIN / "gan-train"),
+        *args,
+    ]
+    import subprocess
+
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["world_size"] == 2 and len(set(summary["rank_weights_sha256"])) == 1
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"] == 10
