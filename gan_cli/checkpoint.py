@@ -89,6 +89,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     return state
 
 
+def requeued(run_dir: str | Path) -> bool:
+    """Whether this is a job submitit started again (time-out, preemption) in a folder holding its run."""
+    under_submitit = any(k in os.environ for k in ("SUBMITIT_EXECUTOR", "SUBMITIT_LOCAL_JOB_ID"))
+    return under_submitit and (Path(run_dir) / "checkpoints" / "last.pt").is_file()
+
+
 def refuse_existing_run(run_dir: Path) -> None:
     """A new run never writes into a folder that already holds one (its checkpoint says so)."""
     last = Path(run_dir) / "checkpoints" / "last.pt"

@@ -11,7 +11,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from gan_cli.checkpoint import refuse_existing_run
+from gan_cli.checkpoint import refuse_existing_run, requeued
 from gan_cli.errors import UserError, report
 
 
@@ -35,8 +35,10 @@ class OutputDirCheck(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         def checks() -> None:
             check_writable_folder(config.hydra.run.dir, "hydra.run.dir")
-            if not config.get("resume"):  # before Hydra writes its .hydra/ files over an existing run's
-                refuse_existing_run(Path(config.hydra.run.dir))
+            run_dir = Path(config.hydra.run.dir)
+            # before Hydra writes its .hydra/ files over an existing run's (a requeued job resumes it)
+            if not config.get("resume") and not requeued(run_dir):
+                refuse_existing_run(run_dir)
 
         self._report_and_exit(checks)
 

@@ -104,6 +104,7 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     resume: str | None = None  # a run folder to continue in place from its checkpoints/last.pt
+    objective: str = ""  # after training, evaluate and return this metric (auto, or a gan-eval key)
 
 
 # What a resume may change: how long to train and how to watch it, never what is trained.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -126,6 +127,9 @@ def train(
     """
     t_start = time.perf_counter()
     d = dist_info or Dist()
+    if not cfg.resume and checkpoint.requeued(out_dir):  # submitit requeued this job: continue it
+        log.warning("%s holds this job's checkpoint (requeued by submitit): resuming from it", out_dir)
+        cfg, overrides = OmegaConf.merge(cfg, {"resume": str(out_dir)}), None
     cfg_in, resumed = cfg, None
     if cfg.resume:
         cfg, resumed, out_dir = resume_config(cfg, overrides)
@@ -447,11 +451,72 @@ def _hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
         return None
     if summary["signal"] is not None:  # Ctrl-C or SIGTERM ends the whole command, sweeps included
         sys.exit(128 + int(signal.Signals[summary["signal"]]))
+    if cfg.objective:
+        return objective_value(cfg.objective, summary, out_dir)
     return summary
+
+
+def objective_value(name: str, summary: dict[str, Any], run_dir: Path) -> float | None:
+    """The number a sweeper minimises or maximises: a gan-eval metric of the finished run. None (a failed
+    trial for Optuna, never NaN) when the run did not complete or the metric is not finite."""
+    from gan_cli.evaluate import EvalConfig, run_eval
+
+    if summary.get("status") != "completed":
+        log.warning("objective %s: the run %s, so this trial has no value", name, summary.get("status"))
+        return None
+    metrics = run_eval(EvalConfig(run=str(run_dir)))["metrics"]
+    if name == "auto":
+        if "modes" in metrics:  # 2-D mixtures: modes, quality and balance in one number in [0, 1]
+            rkl = metrics["reverse_kl"]
+            score = metrics["modes"] / metrics["num_modes_total"] * metrics["high_quality"]
+            value = 1.0 - score * math.exp(-rkl) if rkl is not None else 1.0
+        else:
+            value = metrics.get("fid", metrics.get("fd_classifier"))
+    elif name in metrics and isinstance(metrics[name], int | float):
+        value = metrics[name]
+    else:
+        numeric = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
+        raise ConfigError(f"objective={name} is not a metric of this run; use auto or one of {numeric}.")
+    if value is None or not math.isfinite(value):
+        log.warning("objective %s is not finite (%s); this trial has no value", name, value)
+        return None
+    log.info("objective %s = %.6g", name, value)
+    return float(value)
+
+
+PLUGINS = {  # what an option needs, and the module that provides it
+    "hparams_search=optuna": "hydra_plugins.hydra_optuna_sweeper",
+    "hydra/sweeper=optuna": "hydra_plugins.hydra_optuna_sweeper",
+    "hydra/launcher=submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
+    "hydra/launcher=submitit_local": "hydra_plugins.hydra_submitit_launcher",
+    "hydra/launcher=joblib": "hydra_plugins.hydra_joblib_launcher",
+}
+
+
+def check_plugins(argv: list[str]) -> None:
+    """A sweep option whose Hydra plugin is missing gets one paragraph saying what to install."""
+    import importlib.util
+
+    for arg in argv:
+        module = PLUGINS.get(arg.lstrip("+"))
+        if module and importlib.util.find_spec(module) is None:
+            report(
+                "gan-train",
+                UserError(
+                    f"{arg} needs a Hydra plugin that is not installed ({module}). Install the sweep extra: "
+                    "pip install 'gan-cli[sweep]' (the Optuna sweeper, the Submitit and joblib launchers)."
+                ),
+            )
+            sys.exit(2)
 
 
 def main() -> None:
     """Console entry `gan-train`: Hydra parses overrides; a failed job makes the exit status non-zero."""
+    import warnings
+
+    check_plugins(sys.argv[1:])
+    # conf/hydra/launcher/submitit_*.yaml set gan-cli's defaults on top of the plugin's schema, on purpose
+    warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema")
     schema.register_schemas()
     _hydra_main()
     if _failed_jobs:
