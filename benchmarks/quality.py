@@ -164,6 +164,13 @@ def main(argv: list[str] | None = None) -> None:
             brief = {k: m[k] for k in (*POINT_KEYS, *IMAGE_KEYS) if k in m}
             print(result["row"], "seed", result["seed"], brief or result.get("error", "")[-300:], flush=True)
             results.append(result)
+    # the table holds every row measured so far (earlier `--only` runs included), in ROWS order
+    failed = [r for r in results if "error" in r]
+    results = failed + [
+        json.loads(p.read_text()) for p in sorted((ROOT / "outputs" / "quality").glob("*/seed*/eval.json"))
+    ]
+    results = [r for r in results if r.get("row") in ROWS]
+    rows = [row for row in ROWS if any(r["row"] == row for r in results)]
     json_path = ROOT / "benchmarks" / "quality.json"
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     header = (

@@ -18,7 +18,7 @@ from gan_cli import checkpoint
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import build_loss
-from gan_cli.nets import build_models, generate
+from gan_cli.nets import build_models, generate, single
 from gan_cli.plots import scatter_points
 from gan_cli.tracking import save_grid
 from gan_cli.train import resolve_device
@@ -90,7 +90,7 @@ def sample(args: SampleConfig) -> Path:
         real = data.sample_cpu(args.num, torch.Generator().manual_seed(args.seed))
         loss = build_loss(cfg.loss)
         image = scatter_points(
-            real, fake, lambda x: loss.prob(D(x.to(device))), Path(args.run).name, loss.d_label
+            real, fake, lambda x: loss.prob(single(D, x.to(device))), Path(args.run).name, loss.d_label
         )
         Image.fromarray(image).save(out)
     return out
