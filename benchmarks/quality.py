@@ -53,13 +53,13 @@ POINT_KEYS = ("modes", "high_quality", "reverse_kl")
 IMAGE_KEYS = ("classes_present", "is_ratio", "precision", "recall", "fd_classifier")
 
 
-def run_one(row: str, seed: int, threads: int) -> dict:
+def run_one(row: str, seed: int, threads: int, jobs: int = 1) -> dict:
     overrides, _, _ = ROWS[row]
     out = ROOT / "outputs" / "quality" / row.replace(" ", "_").replace("=", "-") / f"seed{seed}"
     if (out / "eval.json").is_file() and (out / "summary.json").is_file():
         done = json.loads((out / "eval.json").read_text())
-        if done.get("overrides") == overrides:
-            return done  # already measured (delete outputs/quality to measure again)
+        if done.get("overrides") == overrides and done.get("config") == composed(overrides, seed):
+            return done  # already measured with today's configs (delete outputs/quality to measure again)
     if out.exists():
         import shutil
 
@@ -80,8 +80,25 @@ def run_one(row: str, seed: int, threads: int) -> dict:
     result = json.loads((out / "eval.json").read_text())
     summary = json.loads((out / "summary.json").read_text())
     result.update(row=row, seed=seed, overrides=overrides, wall_time_sec=wall, summary=summary)
+    result["config"] = composed(overrides, seed)
+    result["parallel"] = f"{jobs} x {threads}"  # runs at a time x threads each
     (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def composed(overrides: list[str], seed: int) -> dict:
+    """The config `gan-train OVERRIDES train.seed=SEED` runs today (a cached result must match it)."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    from gan_cli import schema
+
+    schema.register_schemas()
+    with initialize_config_module(version_base="1.3", config_module="gan_cli.conf"):
+        cfg = compose(config_name="config", overrides=[*overrides, f"train.seed={seed}"])
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    plain["train"].pop("threads", None)
+    return plain
 
 
 def mean_std(values: list[float]) -> str:
@@ -108,8 +125,8 @@ def table(results: list[dict], rows: list[str]) -> str:
     point_rows = [r for r in rows if ROWS[r][1] == "points"]
     if point_rows:
         lines += [
-            "| run | modes | high quality | reverse KL | seeds | minutes per run |",
-            "|---|---|---|---|---|---|",
+            "| run | modes | high quality | reverse KL | seeds | minutes per run | runs at once x threads |",
+            "|---|---|---|---|---|---|---|",
         ]
         for row in point_rows:
             rs = [r for r in results if r["row"] == row and "metrics" in r]
@@ -118,14 +135,17 @@ def table(results: list[dict], rows: list[str]) -> str:
                 vals = [r["metrics"][key] for r in rs if r["metrics"].get(key) is not None]
                 cells.append(mean_std(vals) + meets(row, key, vals))
             minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
-            lines.append(f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} |")
+            par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
+            lines.append(
+                f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
+            )
     image_rows = [r for r in rows if ROWS[r][1] == "image"]
     if image_rows:
         lines += [
             "",
             "| run | classes present | classifier IS / real IS | precision (k=3) | recall (k=3) | "
-            "Frechet distance (classifier) | seeds | minutes per run |",
-            "|---|---|---|---|---|---|---|---|",
+            "Frechet distance (classifier) | seeds | minutes per run | runs at once x threads |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for row in image_rows:
             rs = [r for r in results if r["row"] == row and "metrics" in r]
@@ -134,7 +154,10 @@ def table(results: list[dict], rows: list[str]) -> str:
                 vals = [r["metrics"][key] for r in rs if r["metrics"].get(key) is not None]
                 cells.append(mean_std(vals) + meets(row, key, vals))
             minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
-            lines.append(f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} |")
+            par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
+            lines.append(
+                f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
+            )
     failed = [r for r in results if "error" in r]
     for r in failed:
         lines.append(f"\n`{r['row']}` seed {r['seed']} failed: {r['error'].strip().splitlines()[-1]}")
@@ -159,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(jobs)} runs, {args.jobs} at a time, {threads} threads each", flush=True)
     results = []
     with ThreadPoolExecutor(args.jobs) as pool:
-        for result in pool.map(lambda j: run_one(*j, threads), jobs):
+        for result in pool.map(lambda j: run_one(*j, threads, args.jobs), jobs):
             m = result.get("metrics", {})
             brief = {k: m[k] for k in (*POINT_KEYS, *IMAGE_KEYS) if k in m}
             print(result["row"], "seed", result["seed"], brief or result.get("error", "")[-300:], flush=True)
@@ -176,8 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     header = (
         "# Quality: the presets and the default job, measured\n\n"
         "Written by `make quality` (`python -m benchmarks.quality`); do not edit by hand. Each row trains "
-        f"with `gan-train` over seeds 0..{args.seeds - 1} and evaluates the final G_ema with `gan-eval` "
-        "(mean ± std over seeds; ✓/✗: the goal of issue 4 met or not by the mean).\n\n"
+        "with `gan-train` over seeds 0, 1, ... (the seeds column) and evaluates the final G_ema with "
+        "`gan-eval` (mean ± std over seeds; ✓/✗: the goal of issue 4 met or not by the mean). Minutes per "
+        "run are wall-clock minutes of the whole `gan-train` process.\n\n"
         "- 2-D mixtures: the PacGAN protocol (Lin et al. 2018, Table 1): 2500 samples; high quality = "
         "within 3 std of the nearest mode; reverse KL of the mode histogram of the high-quality points "
         "against uniform. Goals: ring 8 modes, >= 97% high quality, reverse KL <= 0.02; grid >= 24.9 "
@@ -188,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         "real side. Goals: all 10 classes present, classifier IS >= 90% of real data's, k-NN precision "
         "and recall (k=3) >= 0.85.\n\n"
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-        f"{torch.__version__}, {args.jobs} runs at a time with {threads} thread(s) each, CPU only.\n\n"
+        f"{torch.__version__}, CPU only.\n\n"
     )
     Path(args.out).write_text(header + table(results, rows) + "\n")
     print(f"wrote {args.out} and {json_path}")

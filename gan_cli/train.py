@@ -34,6 +34,7 @@ from gan_cli.evaluate import evaluate
 from gan_cli.losses import GANLoss, build_loss
 from gan_cli.nets import build_models, latent
 from gan_cli.optim import apply_schedule, build_optimizers
+from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
 from gan_cli.resume import resume_config
 from gan_cli.signals import StopRequest
@@ -198,7 +199,9 @@ def train(
             "train.precision=fp16 on a CPU: most CPUs have no fast fp16 kernels (convolutions can be "
             "100x slower); train.precision=bf16 is the fast mixed precision on CPUs."
         )
-    if loss.penalty is not None and any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules()):
+    if isinstance(loss.penalty, GradientPenalty) and any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in D.modules()
+    ):
         log.warning(
             "loss=%s penalises per-sample gradients but D uses batch norm; "
             "model.d_norm=layer (or none) is the sound choice.",

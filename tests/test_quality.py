@@ -1,0 +1,34 @@
+"""The quality table: goals judged on the mean over seeds, failures listed, rows in a fixed order."""
+
+from __future__ import annotations
+
+from benchmarks.quality import ROWS, meets, table
+
+
+def result(row: str, seed: int, **metrics) -> dict:
+    return {"row": row, "seed": seed, "metrics": metrics, "wall_time_sec": 120.0, "parallel": "1 x 2"}
+
+
+def test_goals_are_judged_on_the_mean():
+    assert meets("ring8", "high_quality", [0.96, 0.99]) == " ✓"  # mean 0.975 >= 0.97
+    assert meets("ring8", "high_quality", [0.96, 0.97]) == " ✗"
+    assert meets("ring8", "reverse_kl", [0.01, 0.02]) == " ✓"  # at most 0.02
+    assert meets("grid25", "modes", [25, 24]) == " ✗"  # 24.5 < 24.9
+    assert meets("ring8 loss=hinge", "modes", [8]) == ""  # comparison rows have no goal
+
+
+def test_table_rows_and_failures():
+    results = [
+        result("ring8", 0, modes=8, high_quality=0.98, reverse_kl=0.01),
+        result("ring8", 1, modes=8, high_quality=0.96, reverse_kl=None),
+        result("digits", 0, classes_present=10, is_ratio=0.7, precision=0.6, recall=0.9, fd_classifier=0.8),
+        {"row": "grid25", "seed": 0, "error": "Traceback...\nUserError: something broke"},
+    ]
+    text = table(results, ["ring8", "grid25", "digits"])
+    ring = next(line for line in text.splitlines() if line.startswith("| `ring8`"))
+    assert "0.970 ± 0.014 ✓" in ring and "| 2 |" in ring and "1 x 2" in ring
+    assert "0.010 ± 0.000 ✓" in ring  # the undefined reverse KL is left out, not counted as 0
+    digits = next(line for line in text.splitlines() if line.startswith("| `digits`"))
+    assert "0.600 ± 0.000 ✗" in digits and "0.900 ± 0.000 ✓" in digits
+    assert "`grid25` seed 0 failed: UserError: something broke" in text
+    assert list(ROWS)[:3] == ["ring8", "grid25", "digits"]
