@@ -18,6 +18,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,6 +87,9 @@ def run_one(row: str, seed: int, threads: int, jobs: int = 1) -> dict:
     return result
 
 
+_HYDRA = threading.Lock()  # Hydra's compose API is global state: one thread at a time
+
+
 def composed(overrides: list[str], seed: int) -> dict:
     """The config `gan-train OVERRIDES train.seed=SEED` runs today (a cached result must match it)."""
     from hydra import compose, initialize_config_module
@@ -94,7 +98,7 @@ def composed(overrides: list[str], seed: int) -> dict:
     from gan_cli import schema
 
     schema.register_schemas()
-    with initialize_config_module(version_base="1.3", config_module="gan_cli.conf"):
+    with _HYDRA, initialize_config_module(version_base="1.3", config_module="gan_cli.conf"):
         cfg = compose(config_name="config", overrides=[*overrides, f"train.seed={seed}"])
     plain = OmegaConf.to_container(cfg, resolve=False)
     plain["train"].pop("threads", None)
@@ -214,8 +218,15 @@ def main(argv: list[str] | None = None) -> None:
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
         f"{torch.__version__}, CPU only.\n\n"
     )
-    Path(args.out).write_text(header + table(results, rows) + "\n")
-    print(f"wrote {args.out} and {json_path}")
+    body = table(results, rows)
+    Path(args.out).write_text(header + body + "\n")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- quality table: written by make quality -->", "<!-- end of quality table -->"
+    if args.out == str(ROOT / "QUALITY.md") and start in text and end in text:
+        before, rest = text.split(start, 1)
+        readme.write_text(before + start + "\n" + body + "\n" + end + rest.split(end, 1)[1])
+    print(f"wrote {args.out}, {json_path} and the README's table")
 
 
 if __name__ == "__main__":

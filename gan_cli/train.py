@@ -152,7 +152,6 @@ def train(
         )
     device = resolve_device(tc.device)
     if tc.world_size > 1 and not d.active:
-        resumed = None  # the ranks load the checkpoint themselves
         return _spawn_ranks(cfg_in, overrides, out_dir, tc.world_size, device)
     if d.active and device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
