@@ -124,6 +124,19 @@ def meets(row: str, key: str, values: list[float]) -> str:
     return " ✓" if ok else " ✗"
 
 
+def table_line(row: str, results: list[dict], keys: tuple[str, ...]) -> str:
+    """One markdown row: each metric's mean ± std over the seeds (with ✓/✗ against the goal), seeds,
+    minutes per run and how many runs shared the machine."""
+    rs = [r for r in results if r["row"] == row and "metrics" in r]
+    cells = []
+    for key in keys:
+        vals = [r["metrics"][key] for r in rs if r["metrics"].get(key) is not None]
+        cells.append(mean_std(vals) + meets(row, key, vals))
+    minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
+    par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
+    return f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
+
+
 def table(results: list[dict], rows: list[str]) -> str:
     lines = []
     point_rows = [r for r in rows if ROWS[r][1] == "points"]
@@ -132,17 +145,7 @@ def table(results: list[dict], rows: list[str]) -> str:
             "| run | modes | high quality | reverse KL | seeds | minutes per run | runs at once x threads |",
             "|---|---|---|---|---|---|---|",
         ]
-        for row in point_rows:
-            rs = [r for r in results if r["row"] == row and "metrics" in r]
-            cells = []
-            for key in POINT_KEYS:
-                vals = [r["metrics"][key] for r in rs if r["metrics"].get(key) is not None]
-                cells.append(mean_std(vals) + meets(row, key, vals))
-            minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
-            par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
-            lines.append(
-                f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
-            )
+        lines += [table_line(row, results, POINT_KEYS) for row in point_rows]
     image_rows = [r for r in rows if ROWS[r][1] == "image"]
     if image_rows:
         lines += [
@@ -151,17 +154,7 @@ def table(results: list[dict], rows: list[str]) -> str:
             "Frechet distance (classifier) | seeds | minutes per run | runs at once x threads |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for row in image_rows:
-            rs = [r for r in results if r["row"] == row and "metrics" in r]
-            cells = []
-            for key in IMAGE_KEYS:
-                vals = [r["metrics"][key] for r in rs if r["metrics"].get(key) is not None]
-                cells.append(mean_std(vals) + meets(row, key, vals))
-            minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
-            par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
-            lines.append(
-                f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
-            )
+        lines += [table_line(row, results, IMAGE_KEYS) for row in image_rows]
     failed = [r for r in results if "error" in r]
     for r in failed:
         lines.append(f"\n`{r['row']}` seed {r['seed']} failed: {r['error'].strip().splitlines()[-1]}")

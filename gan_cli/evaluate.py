@@ -26,11 +26,11 @@ from torch import nn
 from gan_cli import metrics as M
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
+from gan_cli.losses import build_loss
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
 from gan_cli.nets import build_models, generate
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
-LOG_LOSSES = ("minimax", "nonsaturating")  # losses whose D estimates a probability: the JSD gauge applies
 
 
 @torch.no_grad()
@@ -61,7 +61,7 @@ def evaluate(
     else:
         fake = quantize(generate(G_sample, cfg.model.nz, num, seed, device))
         results.update(image_metrics(fake, data, cfg, device, inception, how))
-    if cfg.loss.name in LOG_LOSSES:
+    if build_loss(cfg.loss).estimates_probability:  # minimax, nonsaturating: the JSD gauge applies
         gen = torch.Generator().manual_seed(seed + 1)
         pac = int(cfg.model.get("pac", 1))
         n = max(min(num, 1024) // pac * pac, pac)  # a packed D judges pac samples at once
@@ -161,7 +161,7 @@ class EvalConfig:
 
 def run_eval(args: EvalConfig) -> dict[str, Any]:
     from gan_cli.sample import load_run
-    from gan_cli.train import resolve_device
+    from gan_cli.train import resolve_device, write_json
 
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
@@ -172,7 +172,7 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
     inception = args.inception or cfg.train.get("inception") or None
     results = evaluate(G_ema, G.to(device), D, data, cfg, device, args.num, args.seed, inception, how)
     report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
-    (Path(args.run) / "eval.json").write_text(json.dumps(report_, indent=2) + "\n")
+    write_json(report_, Path(args.run) / "eval.json")  # atomic: an earlier eval.json is never half-written
     return report_
 
 
