@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from gan_cli import checkpoint, distributed, schema
+from gan_cli import checkpoint, distributed, hardware, schema
 from gan_cli.data import DATASETS
 from gan_cli.distributed import Dist
 from gan_cli.ema import make_ema, update_ema
@@ -155,6 +155,7 @@ def train(
         return _spawn_ranks(cfg_in, overrides, out_dir, tc.world_size, device)
     if d.active and device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
+    hardware.configure(device)
     if d.main:
         try:
             ckpt_dir.mkdir(parents=True, exist_ok=True)

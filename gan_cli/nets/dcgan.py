@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from gan_cli.errors import ConfigError
 from gan_cli.nets import MODELS
+from gan_cli.nets.conv import Conv2d, ConvTranspose2d
 
 
 def _upsamplings(size: int) -> int | None:
@@ -46,18 +47,18 @@ class DCGANGenerator(nn.Module):
         self.nz = nz
         width = ngf * 2 ** (n - 1)
         layers: list[nn.Module] = [  # z [N, nz, 1, 1] -> [N, width, 4, 4]
-            nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False),
+            ConvTranspose2d(nz, width, 4, 1, 0, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(True),
         ]
         for _ in range(n - 1):  # doubles the size, halves the width
             layers += [
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(width // 2),
                 nn.ReLU(True),
             ]
             width //= 2
-        layers += [nn.ConvTranspose2d(width, nc, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [ConvTranspose2d(width, nc, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, nc, S, S]
@@ -68,15 +69,15 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, ndf: int, nc: int, n: int, norm: str) -> None:
         super().__init__()
         width = ndf
-        layers: list[nn.Module] = [nn.Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for _ in range(n - 1):
             layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                Conv2d(width, width * 2, 4, 2, 1, bias=False),
                 _norm2d(norm, width * 2),
                 nn.LeakyReLU(0.2, True),
             ]
             width *= 2
-        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))  # [N, 1, 1, 1]: a logit, no sigmoid
+        layers.append(Conv2d(width, 1, 4, 1, 0, bias=False))  # [N, 1, 1, 1]: a logit, no sigmoid
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:  # x [N, nc, S, S] -> logits [N]
