@@ -94,6 +94,8 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the forward passes (fp16 adds a GradScaler)
     channels_last: bool = True  # NHWC memory for convolutional models (faster with oneDNN and cuDNN)
     world_size: int = 1  # data-parallel processes gan-train starts (DDP; gloo on CPU, NCCL on CUDA)
+    diffaug: list[str] = field(default_factory=list)  # DiffAugment of D's inputs: [translation,cutout]
+    compile: str = "none"  # torch.compile: none | default | reduce-overhead (CUDA graphs) | max-autotune
 
 
 @dataclass
@@ -107,6 +109,8 @@ class Config:
     objective: str = ""  # after training, evaluate and return this metric (auto, or a gan-eval key)
 
 
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
 # What a resume may change: how long to train and how to watch it, never what is trained.
 RESUMABLE_KEYS = (
     "train.steps",
@@ -119,6 +123,7 @@ RESUMABLE_KEYS = (
     "train.device",
     "train.threads",
     "train.world_size",
+    "train.compile",
 )
 
 
@@ -158,6 +163,15 @@ def check(cfg: Any) -> None:
     for key in ("sample_every", "ckpt_every", "eval_every", "keep_ckpts", "threads"):
         _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
     _require(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision, "Use fp32, bf16, fp16.")
+    from gan_cli.augment import parse as parse_diffaug
+
+    parse_diffaug(t.diffaug)  # unknown transform names: a ConfigError naming train.diffaug
+    _require(
+        t.compile in COMPILE_MODES,
+        "train.compile",
+        t.compile,
+        "Use none, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune.",
+    )
     _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "It must be in [0, 1), e.g. 0.999.")
     dev = str(t.device)
     _require(

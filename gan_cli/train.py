@@ -26,6 +26,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from gan_cli import checkpoint, distributed, hardware, schema
+from gan_cli.augment import DiffAugment
 from gan_cli.data import DATASETS
 from gan_cli.distributed import Dist
 from gan_cli.ema import make_ema, update_ema
@@ -78,8 +79,11 @@ def gan_step(
     D's updates go through the wrapper; G's update calls the bare D (frozen, nothing of D to average)."""
     d = d or Dist()
     G, D, prec, device = run.G, run.D, run.precision, run.z_fixed.device
-    G_train, D_train = run.G_train or G, run.D_train or D
+    G_train = run.G_train if run.G_train is not None else G  # (compiled modules refuse bool())
+    D_train = run.D_train if run.D_train is not None else D
+    D_frozen = run.D_frozen if run.D_frozen is not None else D
     shard = tc.batch_size // d.world
+    aug = run.augment or (lambda x: x)  # DiffAugment: every image D sees, real or generated
     applied = True
     penalty = torch.zeros((), device=device)
     # k = train.d_steps discriminator updates...
@@ -91,11 +95,12 @@ def gan_step(
         with prec.autocast():
             with torch.set_grad_enabled(k == tc.d_steps - 1):
                 fake = G_train(z)  # the last one is reused by the generator update, as in the DCGAN example
-            real_logits, fake_logits = D_train(real).float(), D_train(fake.detach()).float()  # losses in fp32
+            real_in, fake_in = aug(real), aug(fake.detach())
+            real_logits, fake_logits = D_train(real_in).float(), D_train(fake_in).float()  # losses in fp32
             loss_d = loss.d_loss(real_logits, fake_logits)
             loss_d_total = loss_d
             if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
-                penalty = loss.penalty(D, real, fake, prec.scalers["d"])
+                penalty = loss.penalty(D, real_in, fake_in, prec.scalers["d"])
                 loss_d_total = loss_d + penalty
         run.opt_d.zero_grad(set_to_none=True)
         applied &= prec.backward_step(loss_d_total, run.opt_d, "d")
@@ -103,8 +108,8 @@ def gan_step(
     # ...then one generator update, with D's parameters frozen.
     D.requires_grad_(False)
     with prec.autocast():
-        real_for_g = D(real).float() if loss.g_needs_real else None  # relativistic losses only
-        loss_g = loss.g_loss(D(fake).float(), real_for_g)
+        real_for_g = D_frozen(aug(real)).float() if loss.g_needs_real else None  # relativistic losses only
+        loss_g = loss.g_loss(D_frozen(aug(fake)).float(), real_for_g)
     run.opt_g.zero_grad(set_to_none=True)
     applied &= prec.backward_step(loss_g, run.opt_g, "g")
     D.requires_grad_(True)
@@ -115,6 +120,14 @@ def gan_step(
     with torch.no_grad():
         values = (loss_d, loss_g, penalty, loss.prob(real_logits).mean(), loss.prob(fake_logits).mean())
         return torch.stack([v.float() for v in values])
+
+
+def compile_models(run: checkpoint.Training, mode: str) -> None:
+    """torch.compile what the step calls (the DDP wrappers when data parallel); G, D and G_ema stay the
+    plain modules that checkpoints, samples and evaluation use. The first steps pay the compilation."""
+    run.G_train = torch.compile(run.G_train if run.G_train is not None else run.G, mode=mode)
+    run.D_train = torch.compile(run.D_train if run.D_train is not None else run.D, mode=mode)
+    run.D_frozen = torch.compile(run.D, mode=mode)
 
 
 def train(
@@ -191,6 +204,16 @@ def train(
         # same start on every rank; batch-norm statistics stay per rank (rank 0's are saved)
         kw = distributed.ddp_kwargs(device)
         run.G_train, run.D_train = DDP(G, **kw), DDP(D, **kw)
+    if tc.diffaug:
+        if data.kind != "image":
+            raise ConfigError(
+                f"train.diffaug={list(tc.diffaug)} augments images, but dataset={cfg.dataset.name} gives "
+                "points. Leave train.diffaug empty for the 2-D datasets."
+            )
+        run.augment = DiffAugment(tc.diffaug)
+    if tc.compile != "none":
+        compile_models(run, tc.compile)
+    if d.active:
         # each rank its own noise (latents, penalty interpolation), from the seed, the rank and the step;
         # so a resumed data-parallel run is exact in weights and data order, not in the noise drawn
         torch.manual_seed((tc.seed * 1_000_003 + d.rank * 7919 + start) % 2**63)
