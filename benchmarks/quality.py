@@ -34,6 +34,7 @@ ROWS: dict[str, tuple[list[str], str, str]] = {
     "ring8": (["experiment=ring8"], "points", "the preset"),
     "grid25": (["experiment=grid25"], "points", "the preset"),
     "digits": ([], "image", "the default job (`make train`)"),
+    "digits train.precision=bf16": (["train.precision=bf16"], "image", "the default job in bf16"),
 }
 for _loss in LOSSES:
     if _loss != "nonsaturating":
@@ -50,6 +51,7 @@ GOALS = {
         "recall": (">=", 0.85),
     },
 }
+GOALS["digits train.precision=bf16"] = GOALS["digits"]
 POINT_KEYS = ("modes", "high_quality", "reverse_kl")
 IMAGE_KEYS = ("classes_present", "is_ratio", "precision", "recall", "fd_classifier")
 

@@ -24,6 +24,7 @@ class GANLoss:
     d_label = "D score"  # what prob() returns, for plots
     g_needs_real = False  # whether g_loss reads D's logits on real data
     estimates_probability = False  # sigmoid(D) estimates P(real): the seeds' D* theory applies
+    topk = 1.0  # loss.topk: the fraction of G's samples its loss keeps at the end of the annealing
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -37,6 +38,15 @@ class GANLoss:
 
     def after_d_step(self, D: nn.Module) -> None:
         """Called after every D update (WGAN clips D's weights here)."""
+
+    def topk_fraction(self, step: int, steps: int) -> float | None:
+        """Top-k training (Sinha et al. 2020): G's loss keeps only its samples D rates most real, so the
+        worst samples stop pulling G towards D's current blind spots. The kept fraction falls linearly from
+        1 to loss.topk over the first half of training (the paper anneals it too: early on every sample's
+        gradient is useful). None when off."""
+        if self.topk >= 1.0:
+            return None
+        return 1.0 - (1.0 - self.topk) * min(1.0, 2 * step / steps)
 
 
 class Minimax(GANLoss):
@@ -129,6 +139,7 @@ class Wasserstein(GANLoss):
 def build_loss(cfg) -> GANLoss:
     """The loss named by cfg.name, with the R1 penalty attached when loss.r1_gamma > 0."""
     loss = LOSSES.build(cfg)
+    loss.topk = float(cfg.get("topk", 1.0))
     if cfg.get("r1_gamma", 0.0) > 0:
         if loss.penalty is not None:
             raise ConfigError(

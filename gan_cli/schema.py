@@ -56,6 +56,7 @@ class LossConfig:
     gp_every: int = 1  # wgan-gp: apply the penalty every N D updates, scaled by N (lazy regularisation)
     r1_gamma: float = 0.0  # any loss: R1 penalty gamma/2 * E||grad D(x_real)||^2 (0 = off)
     r1_every: int = 1  # apply R1 every N D updates, scaled by N (lazy regularisation)
+    topk: float = 1.0  # any loss: G learns from this fraction of its samples, those D rates best (1 = all)
 
 
 @dataclass
@@ -223,3 +224,4 @@ def check(cfg: Any) -> None:
     _require(lo.gp_every >= 1, "loss.gp_every", lo.gp_every, "It must be a whole number of at least 1.")
     _require(lo.r1_gamma >= 0, "loss.r1_gamma", lo.r1_gamma, "It must be 0 (off) or positive, e.g. 0.1.")
     _require(lo.r1_every >= 1, "loss.r1_every", lo.r1_every, "It must be a whole number of at least 1.")
+    _require(0.0 < lo.topk <= 1.0, "loss.topk", lo.topk, "It must be in (0, 1]; 1 keeps every sample.")

@@ -109,7 +109,10 @@ def gan_step(
     D.requires_grad_(False)
     with prec.autocast():
         real_for_g = D_frozen(aug(real)).float() if loss.g_needs_real else None  # relativistic losses only
-        loss_g = loss.g_loss(D_frozen(aug(fake)).float(), real_for_g)
+        fake_for_g = D_frozen(aug(fake)).float()
+        if keep := loss.topk_fraction(step, tc.steps):  # top-k training: D's best-rated samples only
+            fake_for_g = fake_for_g.topk(max(1, math.ceil(keep * len(fake_for_g)))).values
+        loss_g = loss.g_loss(fake_for_g, real_for_g)
     run.opt_g.zero_grad(set_to_none=True)
     applied &= prec.backward_step(loss_g, run.opt_g, "g")
     D.requires_grad_(True)

@@ -146,3 +146,15 @@ def test_old_configs_without_the_new_keys_still_build():
     cfg = OmegaConf.create({"name": "mlp", "dropout": 0.0, **keys})  # a checkpoint's config from before pac
     G, D = build_models(cfg, (2,))
     assert not isinstance(D, Packed)
+
+
+def test_topk_fraction_anneals_over_the_first_half_and_training_uses_it(tmp_path):
+    loss = build_loss(group_cfg(LossConfig, "nonsaturating", topk=0.5))
+    assert loss.topk_fraction(0, 100) == 1.0
+    assert loss.topk_fraction(25, 100) == pytest.approx(0.75)
+    assert loss.topk_fraction(50, 100) == loss.topk_fraction(100, 100) == pytest.approx(0.5)
+    assert build_loss(group_cfg(LossConfig, "hinge")).topk_fraction(10, 100) is None  # off by default
+    summary = train(make_cfg([*RING, *FAST, "loss.topk=0.5", "train.steps=6"]), tmp_path / "run")
+    assert summary["status"] == "completed"
+    with pytest.raises(ConfigError, match="loss.topk"):
+        train(make_cfg([*RING, *FAST, "loss.topk=0"]), tmp_path / "bad")
