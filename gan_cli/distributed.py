@@ -130,7 +130,7 @@ def _worker(
 
     from gan_cli import schema
     from gan_cli.errors import UserError, report
-    from gan_cli.train import setup_rank_logging, train
+    from gan_cli.train import train
 
     schema.register_schemas()
     d = Dist(rank, world, rank, spawned=True)
@@ -184,3 +184,17 @@ def spawn(world: int, device_type: str, cfg: dict, out_dir: Path, overrides: lis
             signal.signal(s, handler)
         sys.stdout.flush()
     return received[0] if received else None
+
+
+def setup_rank_logging(d: Dist, out_dir: Path) -> None:
+    """Spawned ranks have no Hydra logging: rank 0 logs to the console and train.log, the others warn only."""
+    fmt = logging.Formatter(f"[%(asctime)s][%(name)s][%(levelname)s][rank {d.rank}] - %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO if d.main else logging.WARNING)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    if d.main:
+        file = logging.FileHandler(out_dir / "train.log")
+        file.setFormatter(fmt)
+        root.addHandler(file)

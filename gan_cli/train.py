@@ -39,6 +39,7 @@ from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
 from gan_cli.resume import resume_config
 from gan_cli.signals import StopRequest
+from gan_cli.sweeps import check_plugins, objective_value
 from gan_cli.tracking import NullTracker, Tracker, log_samples
 
 log = logging.getLogger("gan_cli.train")
@@ -397,20 +398,6 @@ def _spawn_ranks(
     return summary
 
 
-def setup_rank_logging(d: Dist, out_dir: Path) -> None:
-    """Spawned ranks have no Hydra logging: rank 0 logs to the console and train.log, the others warn only."""
-    fmt = logging.Formatter(f"[%(asctime)s][%(name)s][%(levelname)s][rank {d.rank}] - %(message)s")
-    root = logging.getLogger()
-    root.setLevel(logging.INFO if d.main else logging.WARNING)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(fmt)
-    root.addHandler(console)
-    if d.main:
-        file = logging.FileHandler(out_dir / "train.log")
-        file.setFormatter(fmt)
-        root.addHandler(file)
-
-
 def log_stats(
     tracker: Tracker,
     mean: torch.Tensor,
@@ -483,60 +470,6 @@ def _hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     if cfg.objective:
         return objective_value(cfg.objective, summary, out_dir)
     return summary
-
-
-def objective_value(name: str, summary: dict[str, Any], run_dir: Path) -> float | None:
-    """The number a sweeper minimises or maximises: a gan-eval metric of the finished run. None (a failed
-    trial for Optuna, never NaN) when the run did not complete or the metric is not finite."""
-    from gan_cli.evaluate import EvalConfig, run_eval
-
-    if summary.get("status") != "completed":
-        log.warning("objective %s: the run %s, so this trial has no value", name, summary.get("status"))
-        return None
-    metrics = run_eval(EvalConfig(run=str(run_dir)))["metrics"]
-    if name == "auto":
-        if "modes" in metrics:  # 2-D mixtures: modes, quality and balance in one number in [0, 1]
-            rkl = metrics["reverse_kl"]
-            score = metrics["modes"] / metrics["num_modes_total"] * metrics["high_quality"]
-            value = 1.0 - score * math.exp(-rkl) if rkl is not None else 1.0
-        else:
-            value = metrics.get("fid", metrics.get("fd_classifier"))
-    elif name in metrics and isinstance(metrics[name], int | float):
-        value = metrics[name]
-    else:
-        numeric = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
-        raise ConfigError(f"objective={name} is not a metric of this run; use auto or one of {numeric}.")
-    if value is None or not math.isfinite(value):
-        log.warning("objective %s is not finite (%s); this trial has no value", name, value)
-        return None
-    log.info("objective %s = %.6g", name, value)
-    return float(value)
-
-
-PLUGINS = {  # what an option needs, and the module that provides it
-    "hparams_search=optuna": "hydra_plugins.hydra_optuna_sweeper",
-    "hydra/sweeper=optuna": "hydra_plugins.hydra_optuna_sweeper",
-    "hydra/launcher=submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
-    "hydra/launcher=submitit_local": "hydra_plugins.hydra_submitit_launcher",
-    "hydra/launcher=joblib": "hydra_plugins.hydra_joblib_launcher",
-}
-
-
-def check_plugins(argv: list[str]) -> None:
-    """A sweep option whose Hydra plugin is missing gets one paragraph saying what to install."""
-    import importlib.util
-
-    for arg in argv:
-        module = PLUGINS.get(arg.lstrip("+"))
-        if module and importlib.util.find_spec(module) is None:
-            report(
-                "gan-train",
-                UserError(
-                    f"{arg} needs a Hydra plugin that is not installed ({module}). Install the sweep extra: "
-                    "pip install 'gan-cli[sweep]' (the Optuna sweeper, the Submitit and joblib launchers)."
-                ),
-            )
-            sys.exit(2)
 
 
 def main() -> None:

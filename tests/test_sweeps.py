@@ -9,7 +9,7 @@ import shutil
 import pytest
 import yaml
 
-from gan_cli import train as train_module
+from gan_cli import sweeps
 from gan_cli.train import train
 from tests.conftest import FAST, SMALL_MLP, make_cfg, read_summary, run_cli
 
@@ -51,10 +51,10 @@ def test_objective_names_a_metric(tmp_path):
     summary = {"status": "completed"}
     run = tmp_path / "run"
     train(make_cfg([*FAST, *RING]), run)
-    assert 0.0 <= train_module.objective_value("high_quality", summary, run) <= 1.0
-    assert train_module.objective_value("auto", {"status": "diverged"}, run) is None
+    assert 0.0 <= sweeps.objective_value("high_quality", summary, run) <= 1.0
+    assert sweeps.objective_value("auto", {"status": "diverged"}, run) is None
     with pytest.raises(Exception, match="not a metric"):
-        train_module.objective_value("fid", summary, run)
+        sweeps.objective_value("fid", summary, run)
 
 
 def test_submitit_local_sweep(tmp_path):
@@ -83,9 +83,9 @@ def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 
 
 def test_missing_sweep_plugin_is_one_paragraph(monkeypatch, capsys):
-    monkeypatch.setitem(train_module.PLUGINS, "hparams_search=optuna", "no_such_plugin_module")
+    monkeypatch.setitem(sweeps.PLUGINS, "hparams_search=optuna", "no_such_plugin_module")
     with pytest.raises(SystemExit) as exit_:
-        train_module.check_plugins(["-m", "hparams_search=optuna"])
+        sweeps.check_plugins(["-m", "hparams_search=optuna"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "pip install 'gan-cli[sweep]'" in " ".join(err.split()) and "Traceback" not in err
