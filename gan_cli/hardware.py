@@ -39,6 +39,26 @@ def keep_freed_memory() -> bool:
     return all(mallopt(param, value) == 1 for param, value in settings)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 matmuls and convolutions in hardware (CPU: AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes: do not guess
+        return False
+
+
+def precision_hint(device: torch.device, precision: str) -> str | None:
+    """A one-line suggestion when fp32 runs on hardware where bf16 is much faster; None otherwise."""
+    if precision != "fp32" or not native_bf16(device):
+        return None
+    return (
+        f"this {'GPU' if device.type == 'cuda' else 'CPU'} computes bf16 natively: train.precision=bf16 "
+        "(mixed precision) is faster, and kept the default job's sample quality (QUALITY.md)"
+    )
+
+
 def configure(device: torch.device) -> None:
     """Apply the settings above for `device` (once per process is enough; repeating is harmless)."""
     if device.type == "cpu":

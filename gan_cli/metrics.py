@@ -133,9 +133,13 @@ def classes_present(probs: Tensor, min_share: float = 0.25) -> int:
 def kde_log_density(x: Tensor, samples: Tensor, bandwidth: float) -> Tensor:
     """log of a Gaussian kernel density estimate at points x [N, 2] from samples [M, 2] (bandwidth h)."""
     x, samples = x.double(), samples.double().to(x.device)
-    d2 = torch.cdist(x, samples).pow(2)  # [N, M]
     log_norm = -math.log(2 * math.pi * bandwidth**2) - math.log(len(samples))
-    return torch.logsumexp(-d2 / (2 * bandwidth**2), dim=1) + log_norm
+    # in blocks of rows: a heat map's 40,000 points x 1024 samples would be 330 MB per [N, M] temporary
+    blocks = [
+        torch.logsumexp(torch.cdist(block, samples).pow(2) / (-2 * bandwidth**2), dim=1)
+        for block in x.split(4096)
+    ]
+    return torch.cat(blocks) + log_norm
 
 
 def optimal_discriminator(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:

@@ -221,6 +221,8 @@ def train(
         # each rank its own noise (latents, penalty interpolation), from the seed, the rank and the step;
         # so a resumed data-parallel run is exact in weights and data order, not in the noise drawn
         torch.manual_seed((tc.seed * 1_000_003 + d.rank * 7919 + start) % 2**63)
+    if d.main and (hint := hardware.precision_hint(device, tc.precision)):
+        log.info(hint)
     if tc.precision == "fp16" and device.type == "cpu":
         log.warning(
             "train.precision=fp16 on a CPU: most CPUs have no fast fp16 kernels (convolutions can be "

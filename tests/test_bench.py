@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from benchmarks.reference import SigmoidD, reference_steps
@@ -19,3 +20,24 @@ def test_reference_loop_updates_both_networks():
     after = list((*G.parameters(), *D.parameters()))
     assert seconds > 0
     assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_every_variant_of_the_bench_measures(monkeypatch):
+    """Each variant `make bench` runs, on a tiny workload (the compiled one in the slow test below)."""
+    from benchmarks import bench
+
+    monkeypatch.setitem(bench.WORKLOADS, "tiny", (["dataset=ring", "model=mlp", *SMALL_MLP], 3))
+    for variant in bench.VARIANTS:
+        result = bench.measure_one("tiny", variant)
+        assert result["images_per_sec"] > 0 and result["peak_rss_mb"] > 0
+        if variant.startswith("reference"):
+            assert result["flops_per_image"] > 0
+
+
+@pytest.mark.slow
+def test_the_compiled_variant_reports_its_steady_state(monkeypatch):
+    from benchmarks import bench
+
+    monkeypatch.setitem(bench.WORKLOADS, "tiny", (["dataset=ring", "model=mlp", *SMALL_MLP], 3))
+    result = bench.measure_one("tiny", "gan-cli bf16 compiled")
+    assert result["images_per_sec"] > 0 and result["first_half_sec"] > 0

@@ -44,3 +44,12 @@ def test_compiled_training_saves_plain_weights_and_resumes_without_compile(tmp_p
         make_cfg([*RING, "train.steps=5", f"resume={run}"]), tmp_path / "x", overrides=["train.steps=5"]
     )
     assert resumed["status"] == "completed" and resumed["resumed_from"] == 3
+
+
+def test_precision_hint_only_for_fp32_on_native_bf16_hardware(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: True)
+    assert "train.precision=bf16" in hardware.precision_hint(cpu, "fp32")
+    assert hardware.precision_hint(cpu, "bf16") is None
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: False)
+    assert hardware.precision_hint(cpu, "fp32") is None
