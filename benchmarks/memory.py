@@ -4,7 +4,7 @@
     python -m benchmarks.memory -- dataset=fake model=dcgan ...   # any gan-train overrides
 
 Prints RSS against the training step (read from the run's log lines) and the growth from the end of the
-first tenth of the run to its end; writes the samples to benchmarks/memory.json. Linux only (/proc).
+first tenth of the run to its last step; writes the samples to benchmarks/memory.json. Linux only (/proc).
 """
 
 from __future__ import annotations
@@ -52,9 +52,12 @@ def main() -> None:
         if proc.returncode != 0:
             sys.exit(f"gan-train failed:\n{log.read_text()[-2000:]}")
     total = max(s["step"] for s in samples)
-    after_warmup = [s for s in samples if s["step"] >= total / 10]
+    # training: from the first tenth to the first sample at the last step (what follows it is the final
+    # sample grid and checkpoint, reported as the peak)
+    end = next(i for i, s in enumerate(samples) if s["step"] == total)
+    after_warmup = [s for s in samples[: end + 1] if s["step"] >= total / 10]
     first, last = after_warmup[0]["rss_mb"], after_warmup[-1]["rss_mb"]
-    peak = max(s["rss_mb"] for s in after_warmup)
+    peak = max(s["rss_mb"] for s in samples)
     print(f"gan-train {' '.join(overrides)}")
     for frac in (0.1, 0.25, 0.5, 0.75, 1.0):
         s = min(after_warmup, key=lambda s: abs(s["step"] - frac * total))
