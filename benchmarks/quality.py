@@ -61,7 +61,7 @@ def run_one(row: str, seed: int, threads: int, jobs: int = 1) -> dict:
     out = ROOT / "outputs" / "quality" / row.replace(" ", "_").replace("=", "-") / f"seed{seed}"
     if (out / "eval.json").is_file() and (out / "summary.json").is_file():
         done = json.loads((out / "eval.json").read_text())
-        if done.get("overrides") == overrides and done.get("config") == composed(overrides, seed):
+        if done.get("overrides") == overrides and same_run(done.get("config"), composed(overrides, seed)):
             return done  # already measured with today's configs (delete outputs/quality to measure again)
     if out.exists():
         import shutil
@@ -107,6 +107,30 @@ def composed(overrides: list[str], seed: int) -> dict:
     return plain
 
 
+def same_run(cached: dict | None, today: dict, defaults: dict | None = None) -> bool:
+    """Whether a cached run's config is today's. A key the cached config lacks (added to gan-cli after that
+    run) counts as equal when today's value is the schema's default: new keys default to the old behaviour."""
+    if cached is None:
+        return False
+    if defaults is None:
+        from omegaconf import OmegaConf
+
+        from gan_cli.schema import Config
+
+        defaults = OmegaConf.to_container(OmegaConf.structured(Config))
+    for key, value in today.items():
+        default = defaults.get(key) if isinstance(defaults, dict) else None
+        if key not in cached:
+            if value != default:
+                return False
+        elif isinstance(value, dict) and isinstance(cached[key], dict):
+            if not same_run(cached[key], value, default if isinstance(default, dict) else {}):
+                return False
+        elif cached[key] != value:
+            return False
+    return all(key in today for key in cached)
+
+
 def mean_std(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -133,7 +157,9 @@ def table_line(row: str, results: list[dict], keys: tuple[str, ...]) -> str:
     cells = []
     for key in keys:
         vals = [r["metrics"][key] for r in rs if r["metrics"].get(key) is not None]
-        cells.append(mean_std(vals) + meets(row, key, vals))
+        # e.g. no high-quality point at all: that seed has no reverse KL
+        missing = f" ({len(vals)} of {len(rs)} seeds have one)" if len(vals) < len(rs) else ""
+        cells.append(mean_std(vals) + meets(row, key, vals) + missing)
     minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
     par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
     return f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"

@@ -32,3 +32,19 @@ def test_table_rows_and_failures():
     assert "0.600 ± 0.000 ✗" in digits and "0.900 ± 0.000 ✓" in digits
     assert "`grid25` seed 0 failed: UserError: something broke" in text
     assert list(ROWS)[:3] == ["ring8", "grid25", "digits"]
+
+
+def test_a_cached_run_from_before_a_new_key_still_counts_when_the_key_is_at_its_default():
+    from benchmarks.quality import same_run
+
+    defaults = {"train": {"steps": 10, "compile": "none"}, "loss": {"topk": 1.0}}
+    cached = {"train": {"steps": 10}, "loss": {}}
+    assert same_run(cached, {"train": {"steps": 10, "compile": "none"}, "loss": {"topk": 1.0}}, defaults)
+    assert not same_run(
+        cached, {"train": {"steps": 10, "compile": "default"}, "loss": {"topk": 1.0}}, defaults
+    )
+    assert not same_run(cached, {"train": {"steps": 20, "compile": "none"}, "loss": {"topk": 1.0}}, defaults)
+    assert not same_run(
+        {"train": {"steps": 10, "gone": 1}, "loss": {}}, {"train": {"steps": 10}, "loss": {}}, defaults
+    )
+    assert not same_run(None, {}, defaults)
