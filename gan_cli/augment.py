@@ -75,14 +75,14 @@ POLICIES = {
 
 
 def parse(policy) -> tuple:
-    """`["translation", "cutout"]` -> the transforms, in order; [] -> none. Unknown names: a config error."""
+    """`["translation", "cutout"]` -> the transforms, in order; [] -> none. Unknown names: a config error.
+    (The schema types train.diffaug as a list of strings: a bare string never reaches here.)"""
     names = [str(p) for p in policy]
     unknown = [p for p in names if p not in POLICIES]
-    if unknown or isinstance(policy, str):
+    if unknown:
         raise ConfigError(
-            f"train.diffaug={list(policy) if not isinstance(policy, str) else policy}: "
-            f"{'unknown ' + ', '.join(unknown) if unknown else 'expected a list'}. Use a list of "
-            f"{', '.join(POLICIES)}, e.g. train.diffaug=[translation,cutout] ([] for none)."
+            f"train.diffaug={names}: unknown {', '.join(unknown)}. Use a list of {', '.join(POLICIES)}, "
+            "e.g. train.diffaug=[translation,cutout] ([] for none)."
         )
     return tuple(f for p in names for f in POLICIES[p])
 
@@ -96,9 +96,7 @@ class DiffAugment:
     def __bool__(self) -> bool:
         return bool(self.transforms)
 
-    def __call__(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:  # points: nothing to augment (refused when configured, see schema.check)
-            return x
+    def __call__(self, x: Tensor) -> Tensor:  # images [N, C, H, W]; train refuses it for points
         for t in self.transforms:
             x = t(x)
         return x

@@ -96,7 +96,9 @@ def _gemm_dtype(module: nn.Module, x: Tensor) -> torch.dtype | None:
     return dtype if dtype == torch.bfloat16 else None
 
 
-def _square(module: nn.Module) -> bool:
+def _gemm_capable(module: nn.Module) -> bool:
+    """The geometry the GEMM path handles: square kernel, stride and padding; no dilation, groups, bias or
+    output padding; zero padding."""
     k, s, p, d = module.kernel_size, module.stride, module.padding, module.dilation
     return (
         k[0] == k[1]
@@ -107,6 +109,7 @@ def _square(module: nn.Module) -> bool:
         and module.groups == 1
         and module.bias is None
         and module.padding_mode == "zeros"
+        and getattr(module, "output_padding", (0, 0)) == (0, 0)
     )
 
 
@@ -115,7 +118,7 @@ class Conv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         dtype = _gemm_dtype(self, x)
-        if dtype is None or not _square(self):
+        if dtype is None or not _gemm_capable(self):
             return super().forward(x)
         k, s, p = self.kernel_size[0], self.stride[0], self.padding[0]
         out = [(size + 2 * p - k) // s + 1 for size in x.shape[2:]]
@@ -130,9 +133,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
         dtype = _gemm_dtype(self, x)
         small = x.shape[2] * x.shape[3] <= MAX_GEMM_POSITIONS
-        if dtype is None or output_size is not None or not small or not _square(self):
-            return super().forward(x, output_size)
-        if self.output_padding != (0, 0):
+        if dtype is None or output_size is not None or not small or not _gemm_capable(self):
             return super().forward(x, output_size)
         return _GemmWeightGrad.apply(
             x.to(dtype), self.weight.to(dtype), self.stride[0], self.padding[0], True
