@@ -150,19 +150,38 @@ def meets(row: str, key: str, values: list[float]) -> str:
     return " ✓" if ok else " ✗"
 
 
-def table_line(row: str, results: list[dict], keys: tuple[str, ...]) -> str:
+def table_line(row: str, results: list[dict], keys: tuple[str, ...], view: str = "") -> str:
     """One markdown row: each metric's mean ± std over the seeds (with ✓/✗ against the goal), seeds,
-    minutes per run and how many runs shared the machine."""
+    minutes per run and how many runs shared the machine. view="rejection": the metrics of the samples
+    that the run's rejection sampler keeps (what gan-sample draws); view="plain" for a run that has one:
+    G's own samples, without the goal marks."""
     rs = [r for r in results if r["row"] == row and "metrics" in r]
+    if view == "rejection":
+        metrics = [r["metrics"].get("rejection", {}) for r in rs]
+        acceptance = mean_std([m["acceptance"] for m in metrics if "acceptance" in m])
+        note = f"{ROWS[row][2]}: samples kept by rejection sampling, acceptance {acceptance}"
+    else:
+        metrics = [r["metrics"] for r in rs]
+        note = ROWS[row][2] + (": G's own samples, before rejection sampling" if view == "plain" else "")
     cells = []
     for key in keys:
-        vals = [r["metrics"][key] for r in rs if r["metrics"].get(key) is not None]
+        vals = [m[key] for m in metrics if m.get(key) is not None]
         # e.g. no high-quality point at all: that seed has no reverse KL
         missing = f" ({len(vals)} of {len(rs)} seeds have one)" if len(vals) < len(rs) else ""
-        cells.append(mean_std(vals) + meets(row, key, vals) + missing)
+        cells.append(mean_std(vals) + ("" if view == "plain" else meets(row, key, vals)) + missing)
     minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
     par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
-    return f"| `{row}` ({ROWS[row][2]}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
+    return f"| `{row}` ({note}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
+
+
+def point_lines(row: str, results: list[dict]) -> list[str]:
+    """A 2-D row's line; two when its runs have a rejection sampler: with it (judged) and without."""
+    if any("rejection" in r.get("metrics", {}) for r in results if r["row"] == row):
+        return [
+            table_line(row, results, POINT_KEYS, "rejection"),
+            table_line(row, results, POINT_KEYS, "plain"),
+        ]
+    return [table_line(row, results, POINT_KEYS)]
 
 
 def table(results: list[dict], rows: list[str]) -> str:
@@ -173,7 +192,7 @@ def table(results: list[dict], rows: list[str]) -> str:
             "| run | modes | high quality | reverse KL | seeds | minutes per run | runs at once x threads |",
             "|---|---|---|---|---|---|---|",
         ]
-        lines += [table_line(row, results, POINT_KEYS) for row in point_rows]
+        lines += [line for row in point_rows for line in point_lines(row, results)]
     image_rows = [r for r in rows if ROWS[r][1] == "image"]
     if image_rows:
         lines += [
@@ -224,9 +243,12 @@ def main(argv: list[str] | None = None) -> None:
     header = (
         "# Quality: the presets and the default job, measured\n\n"
         "Written by `make quality` (`python -m benchmarks.quality`); do not edit by hand. Each row trains "
-        "with `gan-train` over seeds 0, 1, ... (the seeds column) and evaluates the final G_ema with "
-        "`gan-eval` (mean ± std over seeds; ✓/✗: the goal of issue 4 met or not by the mean). Minutes per "
-        "run are wall-clock minutes of the whole `gan-train` process.\n\n"
+        "with `gan-train` over seeds 0, 1, ... (the seeds column) and evaluates the final sampling G (G_ema "
+        "when the run keeps one) with `gan-eval` (mean ± std over seeds; ✓/✗: the goal of issue 4 met or "
+        "not by the mean). Minutes per run are wall-clock minutes of the whole `gan-train` process (for "
+        "runs with `train.rejection_steps`, fitting the rejection sampler included). A run with a "
+        "rejection sampler has two lines: the samples it keeps (what `gan-sample` draws; judged against "
+        "the goal) and G's own samples.\n\n"
         "- 2-D mixtures: the PacGAN protocol (Lin et al. 2018, Table 1): 2500 samples; high quality = "
         "within 3 std of the nearest mode; reverse KL of the mode histogram of the high-quality points "
         "against uniform. Goals: ring 8 modes, >= 97% high quality, reverse KL <= 0.02; grid >= 24.9 "

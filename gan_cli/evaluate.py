@@ -5,6 +5,8 @@ RUN_DIR/eval.json and printed.
 recall (k=3), an Inception-like score and class coverage in the features of a small classifier trained on
 the dataset's labels (cached per dataset); FID and KID as well when the 2015-12-05 Inception weights are on
 disk (inception=PATH, or in the torch hub cache). Log losses add the JSD gauge (V(D, G) + log 4) / 2.
+2-D runs trained with train.rejection_steps add the same metrics under `rejection` for the samples that
+discriminator rejection sampling keeps (as gan-sample draws them).
 
 The same metrics run during training every `train.eval_every` steps (TensorBoard, under `metrics/`).
 They draw their own samples with their own seeded generators, so evaluating never changes training (an
@@ -29,6 +31,7 @@ from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import build_loss
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
 from gan_cli.nets import build_models, generate
+from gan_cli.rejection import THRESHOLD_QUANTILE, load_ratio
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
 
@@ -45,6 +48,7 @@ def evaluate(
     seed: int = 0,
     inception: str | None = None,
     how: dict[str, str] | None = None,
+    ratio: tuple[nn.Module, float] | None = None,
 ) -> dict[str, Any]:
     """Metrics for the run described by cfg: PacGAN's for 2-D mixtures, classifier (and Inception) metrics
     for images, the JSD gauge for log losses. `how`, if given, receives how each number was computed."""
@@ -58,6 +62,17 @@ def evaluate(
             f"high quality = within 3 std ({3 * data.std:g}) of the nearest of {len(data.centers)} modes; "
             "reverse_kl = KL(mode histogram of the high-quality points || uniform)"
         )
+        if ratio is not None:  # the run's rejection sampler (train.rejection_steps), as gan-sample uses it
+            from gan_cli.rejection import rejection_sample
+
+            kept, acceptance = rejection_sample(G_sample, ratio, cfg.model.nz, num, seed, device)
+            results["rejection"] = {**mixture_metrics(kept, data.centers, data.std), "acceptance": acceptance}
+            how["rejection"] = (
+                f"the same metrics on {num} samples of the same G kept by discriminator rejection sampling "
+                f"(Azadi et al. 2019): a discriminator fitted to the final G ({cfg.train.rejection_steps} "
+                "steps after training) keeps each candidate with probability min(1, exp(logit - M)), M its "
+                f"{THRESHOLD_QUANTILE:g} quantile; acceptance = samples kept / candidates drawn"
+            )
     else:
         fake = quantize(generate(G_sample, cfg.model.nz, num, seed, device))
         results.update(image_metrics(fake, data, cfg, device, inception, how))
@@ -170,7 +185,8 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
     G.load_state_dict(ckpt["G"])
     how: dict[str, str] = {}
     inception = args.inception or cfg.train.get("inception") or None
-    results = evaluate(G_ema, G.to(device), D, data, cfg, device, args.num, args.seed, inception, how)
+    ratio = load_ratio(ckpt, cfg.model, device)
+    results = evaluate(G_ema, G.to(device), D, data, cfg, device, args.num, args.seed, inception, how, ratio)
     report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
     write_json(report_, Path(args.run) / "eval.json")  # atomic: an earlier eval.json is never half-written
     return report_

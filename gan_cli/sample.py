@@ -2,6 +2,8 @@
 
 `.png` writes an image grid (2-D datasets: a scatter plot over D's heat map); `.npy` writes raw samples:
 images as float32 in [0, 1] with shape (N, C, H, W), 2-D points as (N, 2) in data coordinates.
+2-D runs trained with train.rejection_steps are sampled through discriminator rejection sampling unless
+rejection=false.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import build_loss
 from gan_cli.nets import build_models, generate, single
 from gan_cli.plots import scatter_points
+from gan_cli.rejection import load_ratio, rejection_sample
 from gan_cli.tracking import save_grid
 from gan_cli.train import resolve_device
 
-USAGE = "usage: gan-sample run=RUN_DIR num=N out=FILE.png|FILE.npy [seed=S] [device=auto|cpu|cuda]"
+USAGE = (
+    "usage: gan-sample run=RUN_DIR num=N out=FILE.png|FILE.npy [seed=S] [device=auto|cpu|cuda] "
+    "[rejection=auto|true|false]"
+)
 
 
 @dataclass
@@ -34,6 +40,7 @@ class SampleConfig:
     seed: int = 0
     device: str = "auto"
     batch: int = 1024  # samples generated per forward pass
+    rejection: str = "auto"  # 2-D runs: rejection sampling: auto (when the run has it) | true | false
 
 
 def parse(argv: list[str]) -> SampleConfig:
@@ -45,6 +52,9 @@ def parse(argv: list[str]) -> SampleConfig:
         raise UserError(f"num={sample_cfg.num}: ask for at least one sample.")
     if sample_cfg.batch < 1:
         raise UserError(f"batch={sample_cfg.batch}: it must be at least 1.")
+    sample_cfg.rejection = str(sample_cfg.rejection).lower()  # (the parser reads true/false as booleans)
+    if sample_cfg.rejection not in ("auto", "true", "false"):
+        raise UserError(f"rejection={sample_cfg.rejection}: use auto, true or false.")
     if Path(sample_cfg.out).suffix.lower() not in (".png", ".npy"):
         raise UserError(f"out={sample_cfg.out}: the file must end in .png (a picture) or .npy (raw samples).")
     return sample_cfg
@@ -74,7 +84,17 @@ def load_run(run_dir: str | Path, device: torch.device):
 def sample(args: SampleConfig) -> Path:
     device = resolve_device(args.device)
     G, D, cfg, ckpt = load_run(args.run, device)
-    fake = generate(G, cfg.model.nz, args.num, args.seed, device, args.batch)
+    ratio = load_ratio(ckpt, cfg.model, device) if args.rejection != "false" else None
+    if args.rejection == "true" and ratio is None:
+        raise UserError(
+            f"rejection=true: run={args.run} has no rejection sampler; train it with train.rejection_steps=N "
+            "(2-D datasets), or resume it with that key to add one."
+        )
+    if ratio is not None:
+        fake, acceptance = rejection_sample(G, ratio, cfg.model.nz, args.num, args.seed, device)
+        print(f"rejection sampling: kept {acceptance:.2%} of G's samples")
+    else:
+        fake = generate(G, cfg.model.nz, args.num, args.seed, device, args.batch)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     is_image = ckpt["data_kind"] == "image"

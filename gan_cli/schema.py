@@ -45,6 +45,10 @@ class ModelConfig:
     d_layers: int = 2  # mlp: discriminator hidden layers
     maxout_pieces: int = 5  # mlp: pieces per maxout unit in D (1 = LeakyReLU 0.2 instead of maxout)
     dropout: float = 0.0  # mlp: dropout before each D layer
+    g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
+    latent_classes: int = 0  # mlp: z's first coordinate picks one of this many classes, fed one-hot (0 = off)
+    d_fourier: int = 0  # mlp: random Fourier features [sin, cos](xB) at D's input, this many (0 = off)
+    d_fourier_scale: float = 1.0  # mlp: std of B's entries (frequencies, in radians per data unit)
     pac: int = 1  # PacGAN: D judges this many samples at once (1 = off); train.batch_size must be a multiple
 
 
@@ -96,6 +100,9 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory for convolutional models (faster with oneDNN and cuDNN)
     world_size: int = 1  # data-parallel processes gan-train starts (DDP; gloo on CPU, NCCL on CUDA)
     diffaug: list[str] = field(default_factory=list)  # DiffAugment of D's inputs: [translation,cutout]
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, falling linearly to 0 (0 = off)...
+    instance_noise_until: float = 0.5  # ...at this fraction of train.steps
+    rejection_steps: int = 0  # 2-D data: after training, fit a discriminator for rejection sampling (0 off)
     compile: str = "none"  # torch.compile: none | default | reduce-overhead (CUDA graphs) | max-autotune
 
 
@@ -125,6 +132,7 @@ RESUMABLE_KEYS = (
     "train.threads",
     "train.world_size",
     "train.compile",
+    "train.rejection_steps",
 )
 
 
@@ -219,9 +227,40 @@ def check(cfg: Any) -> None:
     _require(o.lr_decay in ("none", "linear"), "optimizer.lr_decay", o.lr_decay, "Use none or linear.")
     _require(m.d_norm in ("batch", "layer", "none"), "model.d_norm", m.d_norm, "Use batch, layer or none.")
     _require(0.0 <= m.dropout < 1.0, "model.dropout", m.dropout, "It must be in [0, 1).")
+    _require(m.g_norm in ("none", "batch"), "model.g_norm", m.g_norm, "Use none or batch.")
+    _require(m.latent_classes >= 0, "model.latent_classes", m.latent_classes, "It must be 0 (off) or more.")
+    _require(
+        not m.latent_classes or m.nz >= 2,
+        "model.nz",
+        m.nz,
+        "With model.latent_classes it must be at least 2 (the first coordinate picks the class).",
+    )
+    _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
+    _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")
+    _require(
+        m.name == "mlp" or not (m.latent_classes or m.d_fourier or m.g_norm != "none"),
+        "model.name",
+        m.name,
+        "model.g_norm, model.latent_classes and model.d_fourier belong to the mlp model; leave them at "
+        "their defaults (none, 0, 0) with other models.",
+    )
     _require(lo.clip > 0, "loss.clip", lo.clip, "The clipping bound must be positive, e.g. 0.01.")
     _require(lo.gp_weight >= 0, "loss.gp_weight", lo.gp_weight, "It must be 0 or positive, e.g. 10.")
     _require(lo.gp_every >= 1, "loss.gp_every", lo.gp_every, "It must be a whole number of at least 1.")
     _require(lo.r1_gamma >= 0, "loss.r1_gamma", lo.r1_gamma, "It must be 0 (off) or positive, e.g. 0.1.")
     _require(lo.r1_every >= 1, "loss.r1_every", lo.r1_every, "It must be a whole number of at least 1.")
+    _require(t.instance_noise >= 0, "train.instance_noise", t.instance_noise, "It must be 0 (off) or more.")
+    _require(
+        0.0 < t.instance_noise_until <= 1.0,
+        "train.instance_noise_until",
+        t.instance_noise_until,
+        "It must be in (0, 1]: the fraction of train.steps at which the noise reaches 0.",
+    )
+    _require(t.rejection_steps >= 0, "train.rejection_steps", t.rejection_steps, "It must be 0 or more.")
+    _require(
+        not t.rejection_steps or d.name in ("ring", "grid"),
+        "train.rejection_steps",
+        t.rejection_steps,
+        f"Rejection sampling is for the 2-D datasets (ring, grid), not dataset={d.name}; leave it at 0.",
+    )
     _require(0.0 < lo.topk <= 1.0, "loss.topk", lo.topk, "It must be in (0, 1]; 1 keeps every sample.")

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -84,7 +85,13 @@ def gan_step(
     D_train = run.D_train if run.D_train is not None else D
     D_frozen = run.D_frozen if run.D_frozen is not None else D
     shard = tc.batch_size // d.world
-    aug = run.augment or (lambda x: x)  # DiffAugment: every image D sees, real or generated
+    augment = run.augment or (lambda x: x)  # DiffAugment: every image D sees, real or generated
+    sigma = instance_noise(tc, step)
+
+    def aug(x: torch.Tensor) -> torch.Tensor:  # what D sees: augmented, then blurred by instance noise
+        x = augment(x)
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
     applied = True
     penalty = torch.zeros((), device=device)
     # k = train.d_steps discriminator updates...
@@ -124,6 +131,36 @@ def gan_step(
     with torch.no_grad():
         values = (loss_d, loss_g, penalty, loss.prob(real_logits).mean(), loss.prob(fake_logits).mean())
         return torch.stack([v.float() for v in values])
+
+
+def instance_noise(tc: DictConfig, step: int) -> float:
+    """Std of the Gaussian noise added to every input of D at this step (Sonderby et al. 2016; Arjovsky and
+    Bottou 2017): train.instance_noise at the start, falling linearly to 0 at train.instance_noise_until of
+    train.steps. Early on D sees both distributions blurred, so its gradients balance G's mass between
+    distant modes; the fine structure comes later."""
+    if tc.instance_noise <= 0:
+        return 0.0
+    return tc.instance_noise * max(0.0, 1.0 - (step - 1) / (tc.instance_noise_until * tc.steps))
+
+
+def fit_rejection_sampler(G: nn.Module, data: Any, cfg: DictConfig, device: torch.device, last: Path) -> None:
+    """train.rejection_steps: fit the single-sample discriminator of rejection sampling to the final
+    sampling G and add it (with its threshold) to last.pt, which stays resumable."""
+    from gan_cli.rejection import fit_ratio
+
+    t0 = time.perf_counter()
+    tc = cfg.train
+    state = checkpoint.load(last)
+    state["ratio_D"], state["ratio_threshold"] = fit_ratio(
+        G, data, cfg.model, cfg.model.nz, tc.rejection_steps, tc.batch_size, tc.seed + 3, device
+    )
+    checkpoint.save(state, last)
+    log.info(
+        "rejection sampling: fitted a discriminator to the final G in %d steps (%.1f s); gan-sample and "
+        "gan-eval use it",
+        tc.rejection_steps,
+        time.perf_counter() - t0,
+    )
 
 
 def compile_models(run: checkpoint.Training, mode: str) -> None:
@@ -346,6 +383,8 @@ def train(
         weights = d.gather(distributed.fingerprint(G, D))  # the ranks must hold the same networks
         if len(set(weights)) != 1:
             log.error("data-parallel ranks ended with different weights: %s", weights)
+    if d.main and status == "completed" and tc.rejection_steps:
+        fit_rejection_sampler(run.G_ema or G, data, cfg, device, ckpt_dir / "last.pt")
     summary = {
         "status": status,
         "step": step,

@@ -34,6 +34,17 @@ def test_table_rows_and_failures():
     assert list(ROWS)[:3] == ["ring8", "grid25", "digits"]
 
 
+def test_a_run_with_a_rejection_sampler_gets_two_lines_judged_on_the_kept_samples():
+    kept = {"modes": 25, "high_quality": 0.98, "reverse_kl": 0.02, "acceptance": 0.02}
+    results = [
+        result("grid25", s, modes=24, high_quality=0.8, reverse_kl=0.4, rejection=kept) for s in (0, 1)
+    ]
+    lines = [line for line in table(results, ["grid25"]).splitlines() if line.startswith("| `grid25`")]
+    assert len(lines) == 2
+    assert "rejection sampling, acceptance 0.020" in lines[0] and "0.980 ± 0.000 ✓" in lines[0]
+    assert "before rejection" in lines[1] and "0.800 ± 0.000 |" in lines[1] and "✗" not in lines[1]
+
+
 def test_a_cached_run_from_before_a_new_key_still_counts_when_the_key_is_at_its_default():
     from benchmarks.quality import same_run
 

@@ -158,3 +158,100 @@ def test_topk_fraction_anneals_over_the_first_half_and_training_uses_it(tmp_path
     assert summary["status"] == "completed"
     with pytest.raises(ConfigError, match="loss.topk"):
         train(make_cfg([*RING, *FAST, "loss.topk=0"]), tmp_path / "bad")
+
+
+def test_categorical_latent_is_uniform_deterministic_and_fed_one_hot():
+    from gan_cli.nets.mlp import categorical
+
+    z0 = torch.randn(200_000, generator=torch.Generator().manual_seed(0))
+    onehot = categorical(z0, 25)
+    assert onehot.shape == (200_000, 25)
+    assert torch.equal(onehot.sum(1), torch.ones(200_000, dtype=onehot.dtype))
+    shares = onehot.float().mean(0)
+    assert shares.sub(1 / 25).abs().max() < 0.004  # uniform: each class 4% (binomial sd 0.04%)
+    assert torch.equal(categorical(z0[:10], 25), onehot[:10])
+    # the class is floor(Phi(z0) * K): z0 = 0 is the median, so with K = 2 it sits at the boundary
+    assert categorical(torch.tensor([-3.0, -0.01, 0.01, 3.0]), 2).argmax(1).tolist() == [0, 0, 1, 1]
+    G, _ = build_models(group_cfg(ModelConfig, "mlp", nz=3, latent_classes=5, g_hidden=8, g_layers=1), (2,))
+    assert G.net[0].in_features == 5 + 2  # one-hot class + the 2 continuous coordinates
+    z = torch.randn(6, 3)
+    first = G.net[0]
+    seen = []
+    first.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    G(z)
+    assert torch.equal(seen[0][:, :5], categorical(z[:, 0], 5).float())
+    assert torch.equal(seen[0][:, 5:], z[:, 1:])
+
+
+def test_fourier_features_and_batch_norm_in_the_mlp():
+    sizes = {"nz": 2, "g_hidden": 8, "g_layers": 2, "d_hidden": 8}
+    cfg = group_cfg(ModelConfig, "mlp", **sizes, g_norm="batch", d_fourier=16)
+    G, D = build_models(cfg, (2,))
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in G.modules()) == 2
+    assert all(m.bias is None for m in G.net if isinstance(m, nn.Linear) and m.out_features == 8)
+    ff = D.net[1]
+    assert ff.B.shape == (2, 16) and "net.1.B" in D.state_dict()  # saved: a resumed D sees the same features
+    x = torch.randn(5, 2)
+    proj = x @ ff.B
+    assert torch.allclose(ff(x), torch.cat([proj.sin(), proj.cos()], 1))
+    assert D.net[2].linear.in_features == 32
+    # the features' scale sets their frequencies
+    _, D4 = build_models(group_cfg(ModelConfig, "mlp", d_fourier=4000, d_fourier_scale=3.0), (2,))
+    assert D4.net[1].B.std().item() == pytest.approx(3.0, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("model.g_norm=layer", "model.g_norm"),
+        ("model.latent_classes=-1", "model.latent_classes"),
+        ("model.d_fourier_scale=0", "model.d_fourier_scale"),
+        ("train.instance_noise=-0.1", "train.instance_noise"),
+        ("train.instance_noise_until=0", "train.instance_noise_until"),
+    ],
+)
+def test_new_model_and_noise_keys_refuse_bad_values(tmp_path, override, key):
+    with pytest.raises(ConfigError, match=key):
+        train(make_cfg([*FAST, *RING, override]), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_mlp_only_options_are_refused_on_dcgan(tmp_path):
+    with pytest.raises(ConfigError, match="model.name"):
+        train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "model.latent_classes=4"]), tmp_path / "run")
+    with pytest.raises(ConfigError, match="model.nz"):
+        train(make_cfg([*FAST, *RING, "model.nz=1", "model.latent_classes=4"]), tmp_path / "run2")
+
+
+def test_instance_noise_falls_linearly_to_zero_and_reaches_d():
+    from gan_cli.train import instance_noise
+
+    tc = OmegaConf.create({"instance_noise": 0.5, "instance_noise_until": 0.5, "steps": 100})
+    assert instance_noise(tc, 1) == pytest.approx(0.5)
+    assert instance_noise(tc, 26) == pytest.approx(0.25)
+    assert instance_noise(tc, 51) == instance_noise(tc, 100) == 0.0
+    assert instance_noise(OmegaConf.create({**tc, "instance_noise": 0.0}), 1) == 0.0
+
+
+def test_instance_noise_changes_what_d_sees_and_resumes_exactly(tmp_path):
+    base = [*FAST, *RING, "model.pac=2", "train.instance_noise=0.3", "train.instance_noise_until=1.0"]
+    whole = tmp_path / "whole"
+    train(make_cfg([*base, "train.steps=8"]), whole)
+    plain = tmp_path / "plain"
+    train(make_cfg([*FAST, *RING, "model.pac=2", "train.steps=8"]), plain)
+    a = checkpoint.load(whole / "checkpoints" / "last.pt")
+    b = checkpoint.load(plain / "checkpoints" / "last.pt")
+    assert not torch.equal(a["D"]["D.net.1.linear.weight"], b["D"]["D.net.1.linear.weight"])
+    half = tmp_path / "half"
+    shutil.copytree(whole, half)
+    shutil.copy(half / "checkpoints" / "step_000003.pt", half / "checkpoints" / "last.pt")
+    train(make_cfg([*base, "train.steps=8", f"resume={half}"]), tmp_path / "unused")
+    assert_same(a, checkpoint.load(half / "checkpoints" / "last.pt"))
+
+
+def test_grid25_preset_builds_its_recipe():
+    cfg = make_cfg(["experiment=grid25"])
+    G, D = build_models(cfg.model, (2,))
+    assert isinstance(D, Packed) and D.pac == 2 and D.D.net[1].B.shape == (4, 128)
+    assert G.latent_classes == 25 and any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
+    assert cfg.train.instance_noise > 0 and not cfg.train.ema

@@ -1,9 +1,17 @@
-"""Multilayer perceptrons as in the original GAN paper: a ReLU generator and a maxout discriminator."""
+"""Multilayer perceptrons as in the original GAN paper: a ReLU generator and a maxout discriminator.
+
+Options for sharply concentrated 2-D mixtures (PacGAN's grid): batch norm in G (as in PacGAN's code), a
+categorical part of the latent (one of `latent_classes` components, read off z's first coordinate), and
+random Fourier features (Tancik et al. 2020) at D's input so that D resolves structure at the scale of
+the modes, which a plain MLP, biased towards smooth functions, learns only slowly.
+"""
 
 from __future__ import annotations
 
 import math
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_cli.nets import MODELS
@@ -23,13 +31,26 @@ class Maxout(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, nz: int, shape: tuple[int, ...], hidden: int, layers: int, image: bool) -> None:
+    def __init__(
+        self,
+        nz: int,
+        shape: tuple[int, ...],
+        hidden: int,
+        layers: int,
+        image: bool,
+        norm: str = "none",
+        latent_classes: int = 0,
+    ) -> None:
         super().__init__()
-        self.nz, self.shape = nz, tuple(shape)
+        self.nz, self.shape, self.latent_classes = nz, tuple(shape), latent_classes
         blocks: list[nn.Module] = []
-        width = nz
+        width = nz - 1 + latent_classes if latent_classes else nz
         for _ in range(layers):
-            blocks += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
+            if norm == "batch":  # BN's shift replaces the bias
+                blocks += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden)]
+                blocks.append(nn.ReLU(inplace=True))
+            else:
+                blocks += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
             width = hidden
         blocks.append(nn.Linear(width, math.prod(shape)))
         if image:
@@ -37,14 +58,48 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, *shape]
+        if self.latent_classes:
+            z = torch.cat([categorical(z[:, 0], self.latent_classes).to(z.dtype), z[:, 1:]], dim=1)
         return self.net(z).view(z.shape[0], *self.shape)
 
 
+def categorical(z0: Tensor, classes: int) -> Tensor:
+    """One-hot [N, classes] of a uniformly distributed class, a function of z0 ~ N(0, 1): the class is
+    floor(Phi(z0) * classes), Phi the normal CDF. Fixed z gives fixed classes (sample grids, seeds)."""
+    u = 0.5 * (1 + torch.erf(z0.float() / math.sqrt(2)))
+    return F.one_hot((u * classes).long().clamp_(0, classes - 1), classes)
+
+
+class FourierFeatures(nn.Module):
+    """x -> [sin(xB), cos(xB)] with B [in, features] drawn once from N(0, scale^2) and saved with the model
+    (a buffer, not trained)."""
+
+    def __init__(self, in_features: int, features: int, scale: float) -> None:
+        super().__init__()
+        self.register_buffer("B", torch.randn(in_features, features) * scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        proj = x @ self.B.to(x.dtype)
+        return torch.cat([proj.sin(), proj.cos()], dim=1)
+
+
 class MLPDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, ...], hidden: int, layers: int, pieces: int, dropout: float) -> None:
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        hidden: int,
+        layers: int,
+        pieces: int,
+        dropout: float,
+        fourier: int = 0,
+        fourier_scale: float = 1.0,
+    ) -> None:
         super().__init__()
         blocks: list[nn.Module] = [nn.Flatten()]
         width = math.prod(shape)
+        if fourier:
+            blocks.append(FourierFeatures(width, fourier, fourier_scale))
+            width = 2 * fourier
         for _ in range(layers):
             if dropout > 0:
                 blocks.append(nn.Dropout(dropout))
@@ -63,7 +118,16 @@ class MLPDiscriminator(nn.Module):
 @MODELS.register("mlp")
 def mlp(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module]:
     image = len(shape) == 3
-    G = MLPGenerator(cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image)
+    g_norm, classes = cfg.get("g_norm", "none"), cfg.get("latent_classes", 0)  # (older configs lack them)
+    G = MLPGenerator(cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image, g_norm, classes)
     d_shape = (shape[0] * pac, *shape[1:])  # PacGAN: pac samples side by side
-    D = MLPDiscriminator(d_shape, cfg.d_hidden, cfg.d_layers, cfg.maxout_pieces, cfg.dropout)
+    D = MLPDiscriminator(
+        d_shape,
+        cfg.d_hidden,
+        cfg.d_layers,
+        cfg.maxout_pieces,
+        cfg.dropout,
+        cfg.get("d_fourier", 0),
+        cfg.get("d_fourier_scale", 1.0),
+    )
     return G, D
