@@ -46,7 +46,7 @@ class ModelConfig:
     maxout_pieces: int = 5  # mlp: pieces per maxout unit in D (1 = LeakyReLU 0.2 instead of maxout)
     dropout: float = 0.0  # mlp: dropout before each D layer
     g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
-    latent_classes: int = 0  # mlp: z's first coordinate picks one of this many classes, fed one-hot (0 = off)
+    latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
     d_fourier: int = 0  # mlp: random Fourier features [sin, cos](xB) at D's input, this many (0 = off)
     d_fourier_scale: float = 1.0  # mlp: std of B's entries (frequencies, in radians per data unit)
     pac: int = 1  # PacGAN: D judges this many samples at once (1 = off); train.batch_size must be a multiple
@@ -238,11 +238,11 @@ def check(cfg: Any) -> None:
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")
     _require(
-        m.name == "mlp" or not (m.latent_classes or m.d_fourier or m.g_norm != "none"),
+        m.name == "mlp" or not (m.d_fourier or m.g_norm != "none"),
         "model.name",
         m.name,
-        "model.g_norm, model.latent_classes and model.d_fourier belong to the mlp model; leave them at "
-        "their defaults (none, 0, 0) with other models.",
+        "model.g_norm and model.d_fourier belong to the mlp model; leave them at their defaults (none, 0) "
+        "with other models.",
     )
     _require(lo.clip > 0, "loss.clip", lo.clip, "The clipping bound must be positive, e.g. 0.01.")
     _require(lo.gp_weight >= 0, "loss.gp_weight", lo.gp_weight, "It must be 0 or positive, e.g. 10.")

@@ -161,7 +161,7 @@ def test_topk_fraction_anneals_over_the_first_half_and_training_uses_it(tmp_path
 
 
 def test_categorical_latent_is_uniform_deterministic_and_fed_one_hot():
-    from gan_cli.nets.mlp import categorical
+    from gan_cli.nets import CategoricalLatent, categorical
 
     z0 = torch.randn(200_000, generator=torch.Generator().manual_seed(0))
     onehot = categorical(z0, 25)
@@ -173,9 +173,9 @@ def test_categorical_latent_is_uniform_deterministic_and_fed_one_hot():
     # the class is floor(Phi(z0) * K): z0 = 0 is the median, so with K = 2 it sits at the boundary
     assert categorical(torch.tensor([-3.0, -0.01, 0.01, 3.0]), 2).argmax(1).tolist() == [0, 0, 1, 1]
     G, _ = build_models(group_cfg(ModelConfig, "mlp", nz=3, latent_classes=5, g_hidden=8, g_layers=1), (2,))
-    assert G.net[0].in_features == 5 + 2  # one-hot class + the 2 continuous coordinates
+    assert isinstance(G, CategoricalLatent) and G.G.net[0].in_features == 5 + 2  # one-hot + 2 continuous
     z = torch.randn(6, 3)
-    first = G.net[0]
+    first = G.G.net[0]
     seen = []
     first.register_forward_hook(lambda m, i, o: seen.append(i[0]))
     G(z)
@@ -216,9 +216,15 @@ def test_new_model_and_noise_keys_refuse_bad_values(tmp_path, override, key):
     assert not (tmp_path / "run").exists()
 
 
-def test_mlp_only_options_are_refused_on_dcgan(tmp_path):
+def test_mlp_only_options_are_refused_on_dcgan_and_the_categorical_latent_is_not(tmp_path):
     with pytest.raises(ConfigError, match="model.name"):
-        train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "model.latent_classes=4"]), tmp_path / "run")
+        train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "model.d_fourier=8"]), tmp_path / "run")
+    summary = train(
+        make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "model.latent_classes=4"]), tmp_path / "cat"
+    )
+    assert summary["status"] == "completed"
+    G, _ = build_models(make_cfg([*SMALL_DCGAN, "dataset=fake", "model.latent_classes=4"]).model, (1, 8, 8))
+    assert G.G.main[0].in_channels == 4 + 16 - 1
     with pytest.raises(ConfigError, match="model.nz"):
         train(make_cfg([*FAST, *RING, "model.nz=1", "model.latent_classes=4"]), tmp_path / "run2")
 
@@ -253,5 +259,5 @@ def test_grid25_preset_builds_its_recipe():
     cfg = make_cfg(["experiment=grid25"])
     G, D = build_models(cfg.model, (2,))
     assert isinstance(D, Packed) and D.pac == 2 and D.D.net[1].B.shape == (4, 128)
-    assert G.latent_classes == 25 and any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
+    assert G.classes == 25 and any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
     assert cfg.train.instance_noise > 0 and not cfg.train.ema

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from gan_cli.registry import Registry
@@ -28,13 +32,37 @@ class Packed(nn.Module):
         return self(x.repeat_interleave(self.pac, dim=0))
 
 
+def categorical(z0: Tensor, classes: int) -> Tensor:
+    """One-hot [N, classes] of a uniformly distributed class, a function of z0 ~ N(0, 1): the class is
+    floor(Phi(z0) * classes), Phi the normal CDF. Fixed z gives fixed classes (sample grids, seeds)."""
+    u = 0.5 * (1 + torch.erf(z0.float() / math.sqrt(2)))
+    return F.one_hot((u * classes).long().clamp_(0, classes - 1), classes)
+
+
+class CategoricalLatent(nn.Module):
+    """model.latent_classes=K: z's first coordinate picks one of K classes (uniformly), which G receives
+    one-hot in front of z's other nz - 1 coordinates, so G can switch between disconnected modes instead of
+    spreading samples between them. z stays N(0, I) of size nz: fixed noise and seeds work unchanged."""
+
+    def __init__(self, G: nn.Module, classes: int) -> None:
+        super().__init__()
+        self.G, self.classes = G, classes
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.G(torch.cat([categorical(z[:, 0], self.classes).to(z.dtype), z[:, 1:]], dim=1))
+
+
 def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for one sample's shape; D packs `model.pac` samples when pac > 1."""
+    """(G, D) for one sample's shape; D packs `model.pac` samples when pac > 1; G reads a categorical part
+    of z when `model.latent_classes` > 0."""
     pac = int(cfg.get("pac", 1))
-    if pac == 1:
-        return MODELS.build(cfg, shape)
-    G, D = MODELS.build(cfg, shape, pac)  # D's input: pac samples concatenated
-    return G, Packed(D, pac)
+    classes = int(cfg.get("latent_classes", 0))
+    if classes:  # the inner G reads K one-hot entries and nz - 1 continuous ones
+        cfg = OmegaConf.merge(cfg, {"nz": cfg.nz - 1 + classes})
+    G, D = (
+        MODELS.build(cfg, shape) if pac == 1 else MODELS.build(cfg, shape, pac)
+    )  # D: pac samples side by side
+    return (CategoricalLatent(G, classes) if classes else G), (Packed(D, pac) if pac > 1 else D)
 
 
 def single(D: nn.Module, x: Tensor) -> Tensor:
@@ -66,4 +94,13 @@ def generate(
 from gan_cli.nets import dcgan as _dcgan  # noqa: E402,F401
 from gan_cli.nets import mlp as _mlp  # noqa: E402,F401
 
-__all__ = ["MODELS", "Packed", "build_models", "generate", "latent", "single"]
+__all__ = [
+    "MODELS",
+    "CategoricalLatent",
+    "Packed",
+    "build_models",
+    "categorical",
+    "generate",
+    "latent",
+    "single",
+]

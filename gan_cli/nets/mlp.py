@@ -1,7 +1,6 @@
 """Multilayer perceptrons as in the original GAN paper: a ReLU generator and a maxout discriminator.
 
-Options for sharply concentrated 2-D mixtures (PacGAN's grid): batch norm in G (as in PacGAN's code), a
-categorical part of the latent (one of `latent_classes` components, read off z's first coordinate), and
+Options for sharply concentrated 2-D mixtures (PacGAN's grid): batch norm in G (as in PacGAN's code) and
 random Fourier features (Tancik et al. 2020) at D's input so that D resolves structure at the scale of
 the modes, which a plain MLP, biased towards smooth functions, learns only slowly.
 """
@@ -11,7 +10,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_cli.nets import MODELS
@@ -39,12 +37,11 @@ class MLPGenerator(nn.Module):
         layers: int,
         image: bool,
         norm: str = "none",
-        latent_classes: int = 0,
     ) -> None:
         super().__init__()
-        self.nz, self.shape, self.latent_classes = nz, tuple(shape), latent_classes
+        self.nz, self.shape = nz, tuple(shape)
         blocks: list[nn.Module] = []
-        width = nz - 1 + latent_classes if latent_classes else nz
+        width = nz
         for _ in range(layers):
             if norm == "batch":  # BN's shift replaces the bias
                 blocks += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden)]
@@ -58,16 +55,7 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, *shape]
-        if self.latent_classes:
-            z = torch.cat([categorical(z[:, 0], self.latent_classes).to(z.dtype), z[:, 1:]], dim=1)
         return self.net(z).view(z.shape[0], *self.shape)
-
-
-def categorical(z0: Tensor, classes: int) -> Tensor:
-    """One-hot [N, classes] of a uniformly distributed class, a function of z0 ~ N(0, 1): the class is
-    floor(Phi(z0) * classes), Phi the normal CDF. Fixed z gives fixed classes (sample grids, seeds)."""
-    u = 0.5 * (1 + torch.erf(z0.float() / math.sqrt(2)))
-    return F.one_hot((u * classes).long().clamp_(0, classes - 1), classes)
 
 
 class FourierFeatures(nn.Module):
@@ -118,8 +106,7 @@ class MLPDiscriminator(nn.Module):
 @MODELS.register("mlp")
 def mlp(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module]:
     image = len(shape) == 3
-    g_norm, classes = cfg.get("g_norm", "none"), cfg.get("latent_classes", 0)  # (older configs lack them)
-    G = MLPGenerator(cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image, g_norm, classes)
+    G = MLPGenerator(cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image, cfg.get("g_norm", "none"))
     d_shape = (shape[0] * pac, *shape[1:])  # PacGAN: pac samples side by side
     D = MLPDiscriminator(
         d_shape,
