@@ -35,6 +35,11 @@ ROWS: dict[str, tuple[list[str], str, str]] = {
     "grid25": (["experiment=grid25"], "points", "the preset"),
     "digits": ([], "image", "the default job (`make train`)"),
     "digits train.precision=bf16": (["train.precision=bf16"], "image", "the default job in bf16"),
+    "digits model.latent_classes=10 model.nz=8": (
+        ["model.latent_classes=10", "model.nz=8"],
+        "image",
+        "the default job, z = a 10-way class + 7 Gaussian coordinates",
+    ),
 }
 for _loss in LOSSES:
     if _loss != "nonsaturating":
