@@ -31,7 +31,7 @@ from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import build_loss
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
 from gan_cli.nets import build_models, generate
-from gan_cli.rejection import THRESHOLD_QUANTILE, load_ratio
+from gan_cli.rejection import THRESHOLD_QUANTILE, load_ratio, rejection_sample
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
 
@@ -63,8 +63,6 @@ def evaluate(
             "reverse_kl = KL(mode histogram of the high-quality points || uniform)"
         )
         if ratio is not None:  # the run's rejection sampler (train.rejection_steps), as gan-sample uses it
-            from gan_cli.rejection import rejection_sample
-
             kept, acceptance = rejection_sample(G_sample, ratio, cfg.model.nz, num, seed, device)
             results["rejection"] = {**mixture_metrics(kept, data.centers, data.std), "acceptance": acceptance}
             how["rejection"] = (

@@ -59,9 +59,7 @@ def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     classes = int(cfg.get("latent_classes", 0))
     if classes:  # the inner G reads K one-hot entries and nz - 1 continuous ones
         cfg = OmegaConf.merge(cfg, {"nz": cfg.nz - 1 + classes})
-    G, D = (
-        MODELS.build(cfg, shape) if pac == 1 else MODELS.build(cfg, shape, pac)
-    )  # D: pac samples side by side
+    G, D = MODELS.build(cfg, shape, pac)  # D's input: pac samples side by side
     return (CategoricalLatent(G, classes) if classes else G), (Packed(D, pac) if pac > 1 else D)
 
 
