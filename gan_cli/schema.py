@@ -47,6 +47,7 @@ class ModelConfig:
     dropout: float = 0.0  # mlp: dropout before each D layer
     g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
     latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
+    info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
     d_fourier: int = 0  # mlp: random Fourier features [sin, cos](xB) at D's input, this many (0 = off)
     d_fourier_scale: float = 1.0  # mlp: std of B's entries (frequencies, in radians per data unit)
     pac: int = 1  # PacGAN: D judges this many samples at once (1 = off); train.batch_size must be a multiple
@@ -234,6 +235,14 @@ def check(cfg: Any) -> None:
         "model.nz",
         m.nz,
         "With model.latent_classes it must be at least 2 (the first coordinate picks the class).",
+    )
+    _require(m.info_weight >= 0, "model.info_weight", m.info_weight, "It must be 0 (off) or positive.")
+    _require(
+        not m.info_weight or (m.latent_classes and m.pac == 1),
+        "model.info_weight",
+        m.info_weight,
+        "InfoGAN's Q head reads the class of model.latent_classes from one sample, so it needs "
+        f"model.latent_classes > 0 (got {m.latent_classes}) and model.pac=1 (got {m.pac}).",
     )
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")

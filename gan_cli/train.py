@@ -20,6 +20,7 @@ from typing import Any
 import hydra
 import numpy as np
 import torch
+import torch.nn.functional as F
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -34,7 +35,7 @@ from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
 from gan_cli.losses import GANLoss, build_loss
-from gan_cli.nets import build_models, latent
+from gan_cli.nets import InfoHead, build_models, category, latent
 from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
@@ -44,7 +45,7 @@ from gan_cli.sweeps import check_plugins, objective_value
 from gan_cli.tracking import NullTracker, Tracker, log_samples
 
 log = logging.getLogger("gan_cli.train")
-STAT_NAMES = ("loss/D", "loss/G", "loss/penalty", "D/real", "D/fake")
+STAT_NAMES = ("loss/D", "loss/G", "loss/penalty", "D/real", "D/fake", "loss/info")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -93,7 +94,12 @@ def gan_step(
         return x + sigma * torch.randn_like(x) if sigma > 0 else x
 
     applied = True
-    penalty = torch.zeros((), device=device)
+    penalty = loss_info = torch.zeros((), device=device)
+    info = D.weight if isinstance(D, InfoHead) else 0.0  # model.info_weight
+
+    def code(z: torch.Tensor) -> torch.Tensor:  # the class that z picked (model.latent_classes)
+        return category(z[:, 0], D.classes)
+
     # k = train.d_steps discriminator updates...
     for k in range(tc.d_steps):
         real = run.data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
@@ -104,9 +110,14 @@ def gan_step(
             with torch.set_grad_enabled(k == tc.d_steps - 1):
                 fake = G_train(z)  # the last one is reused by the generator update, as in the DCGAN example
             real_in, fake_in = aug(real), aug(fake.detach())
-            real_logits, fake_logits = D_train(real_in).float(), D_train(fake_in).float()  # losses in fp32
+            real_logits = D_train(real_in).float()  # losses in fp32
+            if info:  # InfoGAN: Q (on D's features) learns to read the class z picked from G(z)
+                fake_logits, code_logits = D_train(fake_in, with_code=True)
+                fake_logits, loss_info = fake_logits.float(), F.cross_entropy(code_logits.float(), code(z))
+            else:
+                fake_logits = D_train(fake_in).float()
             loss_d = loss.d_loss(real_logits, fake_logits)
-            loss_d_total = loss_d
+            loss_d_total = loss_d + info * loss_info if info else loss_d
             if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
                 penalty = loss.penalty(D, real_in, fake_in, prec.scalers["d"])
                 loss_d_total = loss_d + penalty
@@ -117,10 +128,16 @@ def gan_step(
     D.requires_grad_(False)
     with prec.autocast():
         real_for_g = D_frozen(aug(real)).float() if loss.g_needs_real else None  # relativistic losses only
-        fake_for_g = D_frozen(aug(fake)).float()
+        if info:  # ...and G learns to make that class readable
+            fake_for_g, code_logits = D_frozen(aug(fake), with_code=True)
+            fake_for_g, loss_info_g = fake_for_g.float(), F.cross_entropy(code_logits.float(), code(z))
+        else:
+            fake_for_g = D_frozen(aug(fake)).float()
         if keep := loss.topk_fraction(step, tc.steps):  # top-k training: D's best-rated samples only
             fake_for_g = fake_for_g.topk(max(1, math.ceil(keep * len(fake_for_g)))).values
         loss_g = loss.g_loss(fake_for_g, real_for_g)
+        if info:
+            loss_g = loss_g + info * loss_info_g
     run.opt_g.zero_grad(set_to_none=True)
     applied &= prec.backward_step(loss_g, run.opt_g, "g")
     D.requires_grad_(True)
@@ -129,7 +146,14 @@ def gan_step(
     if not applied:
         return None
     with torch.no_grad():
-        values = (loss_d, loss_g, penalty, loss.prob(real_logits).mean(), loss.prob(fake_logits).mean())
+        values = (
+            loss_d,
+            loss_g,
+            penalty,
+            loss.prob(real_logits).mean(),
+            loss.prob(fake_logits).mean(),
+            loss_info,
+        )
         return torch.stack([v.float() for v in values])
 
 
@@ -453,6 +477,8 @@ def log_stats(
     values = dict(zip(STAT_NAMES, mean.tolist(), strict=True))
     if loss.penalty is None:
         del values["loss/penalty"]
+    if not isinstance(run.D, InfoHead):
+        del values["loss/info"]
     values["perf/images_per_sec"] = images_per_sec
     values["lr/G"], values["lr/D"] = run.opt_g.param_groups[0]["lr"], run.opt_d.param_groups[0]["lr"]
     tracker.scalars(values, step)

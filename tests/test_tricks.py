@@ -261,3 +261,61 @@ def test_grid25_preset_builds_its_recipe():
     assert isinstance(D, Packed) and D.pac == 2 and D.D.net[1].B.shape == (4, 128)
     assert G.classes == 25 and any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
     assert cfg.train.instance_noise > 0 and not cfg.train.ema
+
+
+def test_info_head_shares_d_and_reads_the_class():
+    from gan_cli.nets import InfoHead
+
+    info = ["model.latent_classes=4", "model.info_weight=1"]
+    for cfg, shape in [
+        (make_cfg([*SMALL_DCGAN, "dataset=fake", *info]).model, (1, 8, 8)),
+        (make_cfg([*RING, *info, "model.info_weight=0.5"]).model, (2,)),
+    ]:
+        _, D = build_models(cfg, shape)
+        assert isinstance(D, InfoHead) and D.classes == 4 and D.weight == cfg.info_weight
+        plain = sum(p.numel() for p in D.D.parameters())
+        assert sum(p.numel() for p in D.parameters()) == plain + sum(p.numel() for p in D.q.parameters())
+        assert {k.split(".")[0] for k in D.state_dict()} == {"D", "q"}  # no layer saved twice
+        D.eval()
+        x = torch.randn(5, *shape)
+        logits, codes = D(x, with_code=True)
+        assert torch.allclose(logits, D(x)) and torch.allclose(logits, D.D(x))  # the same D, shared body
+        assert codes.shape == (5, 4)
+
+
+def test_info_weight_trains_q_and_g_to_agree_on_the_class_and_resumes_exactly(tmp_path):
+    from gan_cli.nets import category, latent
+
+    base = [*RING, "model.latent_classes=4", "model.info_weight=1", "optimizer.lr=1e-3"]  # lr: a quick test
+    base += ["train.batch_size=64", "train.steps=300", "train.ckpt_every=150", "train.log_every=10"]
+    whole = tmp_path / "whole"
+    train(make_cfg(base), whole)
+    assert "loss/info" in event_tags(whole)["scalars"]
+    cfg = make_cfg(base).model
+    G, D = build_models(cfg, (2,))
+    state = checkpoint.load(whole / "checkpoints" / "last.pt")
+    G.load_state_dict(state["G"])
+    D.load_state_dict(state["D"])
+    z = latent(2000, cfg.nz, torch.device("cpu"), torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        _, codes = D.eval()(G.eval()(z), with_code=True)
+    accuracy = (codes.argmax(1) == category(z[:, 0], 4)).float().mean().item()
+    assert accuracy > 0.9  # Q reads the class z picked from G's output (chance: 0.25)
+    # without the term the Q head does not exist and nothing reads the class
+    plain = tmp_path / "plain"
+    train(make_cfg([*RING, "model.latent_classes=4", "train.steps=2", "train.log_every=1"]), plain)
+    assert "loss/info" not in event_tags(plain)["scalars"]
+    assert not any(k.startswith("q.") for k in checkpoint.load(plain / "checkpoints" / "last.pt")["D"])
+    half = tmp_path / "half"
+    shutil.copytree(whole, half)
+    shutil.copy(half / "checkpoints" / "step_000150.pt", half / "checkpoints" / "last.pt")
+    train(make_cfg([*base, f"resume={half}"]), tmp_path / "unused")
+    assert_same(state, checkpoint.load(half / "checkpoints" / "last.pt"))
+
+
+@pytest.mark.parametrize("override", ["model.latent_classes=0", "model.pac=2", "model.info_weight=-1"])
+def test_info_weight_needs_a_categorical_latent_and_single_samples(tmp_path, override):
+    cfg = [*FAST, *RING, "model.latent_classes=4", "model.info_weight=1", override]
+    with pytest.raises(ConfigError, match="model.info_weight"):
+        train(make_cfg(cfg), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

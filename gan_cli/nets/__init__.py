@@ -32,11 +32,16 @@ class Packed(nn.Module):
         return self(x.repeat_interleave(self.pac, dim=0))
 
 
-def categorical(z0: Tensor, classes: int) -> Tensor:
-    """One-hot [N, classes] of a uniformly distributed class, a function of z0 ~ N(0, 1): the class is
-    floor(Phi(z0) * classes), Phi the normal CDF. Fixed z gives fixed classes (sample grids, seeds)."""
+def category(z0: Tensor, classes: int) -> Tensor:
+    """The class [N] (long) that z0 ~ N(0, 1) picks, uniformly: floor(Phi(z0) * classes), Phi the normal
+    CDF. Fixed z gives fixed classes (sample grids, seeds)."""
     u = 0.5 * (1 + torch.erf(z0.float() / math.sqrt(2)))
-    return F.one_hot((u * classes).long().clamp_(0, classes - 1), classes)
+    return (u * classes).long().clamp_(0, classes - 1)
+
+
+def categorical(z0: Tensor, classes: int) -> Tensor:
+    """One-hot [N, classes] of category(z0, classes)."""
+    return F.one_hot(category(z0, classes), classes)
 
 
 class CategoricalLatent(nn.Module):
@@ -52,15 +57,51 @@ class CategoricalLatent(nn.Module):
         return self.G(torch.cat([categorical(z[:, 0], self.classes).to(z.dtype), z[:, 1:]], dim=1))
 
 
+class InfoHead(nn.Module):
+    """InfoGAN (Chen et al. 2016), model.info_weight > 0: a Q head beside D's last layer, on the same
+    features, predicts which of model.latent_classes classes z picked. Training adds info_weight times its
+    cross-entropy on generated samples to D's loss (training Q) and to G's (so G makes the class visible):
+    a lower bound on the mutual information between the class and the image, which pushes each class to
+    one distinct kind of image instead of in-between ones. D(x) gives logits as ever; D(x, with_code=True)
+    gives (logits [N], class logits [N, classes])."""
+
+    def __init__(self, D: nn.Module, classes: int, weight: float) -> None:
+        super().__init__()
+        self._body = next((a for a in ("main", "net") if isinstance(getattr(D, a, None), nn.Sequential)), "")
+        if not self._body:
+            raise TypeError(f"{type(D).__name__} has no `main` or `net` nn.Sequential to share with a Q head")
+        last = getattr(D, self._body)[-1]
+        if isinstance(last, nn.Conv2d):  # the same window as the logit, K outputs
+            q: nn.Module = nn.Conv2d(last.in_channels, classes, last.kernel_size, last.stride, last.padding)
+        elif isinstance(last, nn.Linear):
+            q = nn.Linear(last.in_features, classes)
+        else:
+            raise TypeError(f"D's last layer {type(last).__name__} is not a convolution or linear layer")
+        self.D, self.q, self.classes, self.weight = D, q, classes, weight
+
+    def forward(self, x: Tensor, with_code: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        if not with_code:
+            return self.D(x)
+        body = getattr(self.D, self._body)
+        for layer in body[:-1]:
+            x = layer(x)
+        return body[-1](x).flatten(), self.q(x).flatten(1)
+
+
 def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     """(G, D) for one sample's shape; D packs `model.pac` samples when pac > 1; G reads a categorical part
-    of z when `model.latent_classes` > 0."""
+    of z when `model.latent_classes` > 0, which a Q head on D learns to read when `model.info_weight` > 0."""
     pac = int(cfg.get("pac", 1))
     classes = int(cfg.get("latent_classes", 0))
+    info = float(cfg.get("info_weight", 0.0))
     if classes:  # the inner G reads K one-hot entries and nz - 1 continuous ones
         cfg = OmegaConf.merge(cfg, {"nz": cfg.nz - 1 + classes})
     G, D = MODELS.build(cfg, shape, pac)  # D's input: pac samples side by side
-    return (CategoricalLatent(G, classes) if classes else G), (Packed(D, pac) if pac > 1 else D)
+    if pac > 1:
+        D = Packed(D, pac)
+    elif info > 0:
+        D = InfoHead(D, classes, info)
+    return (CategoricalLatent(G, classes) if classes else G), D
 
 
 def single(D: nn.Module, x: Tensor) -> Tensor:
