@@ -238,11 +238,11 @@ def check(cfg: Any) -> None:
     )
     _require(m.info_weight >= 0, "model.info_weight", m.info_weight, "It must be 0 (off) or positive.")
     _require(
-        not m.info_weight or (m.latent_classes and m.pac == 1),
+        not m.info_weight or m.latent_classes,
         "model.info_weight",
         m.info_weight,
-        "InfoGAN's Q head reads the class of model.latent_classes from one sample, so it needs "
-        f"model.latent_classes > 0 (got {m.latent_classes}) and model.pac=1 (got {m.pac}).",
+        "InfoGAN's Q head reads the class that z picks, so it needs model.latent_classes > 0 (for example "
+        "model.latent_classes=10).",
     )
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")

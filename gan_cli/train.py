@@ -35,7 +35,7 @@ from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
 from gan_cli.losses import GANLoss, build_loss
-from gan_cli.nets import InfoHead, build_models, category, latent
+from gan_cli.nets import build_models, category, info_head, latent
 from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
@@ -95,10 +95,11 @@ def gan_step(
 
     applied = True
     penalty = loss_info = torch.zeros((), device=device)
-    info = D.weight if isinstance(D, InfoHead) else 0.0  # model.info_weight
+    head = info_head(D)
+    info = head.weight if head is not None else 0.0  # model.info_weight
 
     def code(z: torch.Tensor) -> torch.Tensor:  # the class that z picked (model.latent_classes)
-        return category(z[:, 0], D.classes)
+        return category(z[:, 0], head.classes)
 
     # k = train.d_steps discriminator updates...
     for k in range(tc.d_steps):
@@ -477,7 +478,7 @@ def log_stats(
     values = dict(zip(STAT_NAMES, mean.tolist(), strict=True))
     if loss.penalty is None:
         del values["loss/penalty"]
-    if not isinstance(run.D, InfoHead):
+    if info_head(run.D) is None:
         del values["loss/info"]
     values["perf/images_per_sec"] = images_per_sec
     values["lr/G"], values["lr/D"] = run.opt_g.param_groups[0]["lr"], run.opt_d.param_groups[0]["lr"]

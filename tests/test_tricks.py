@@ -313,8 +313,28 @@ def test_info_weight_trains_q_and_g_to_agree_on_the_class_and_resumes_exactly(tm
     assert_same(state, checkpoint.load(half / "checkpoints" / "last.pt"))
 
 
-@pytest.mark.parametrize("override", ["model.latent_classes=0", "model.pac=2", "model.info_weight=-1"])
-def test_info_weight_needs_a_categorical_latent_and_single_samples(tmp_path, override):
+def test_info_head_in_a_packed_d_reads_each_packed_sample(tmp_path):
+    from gan_cli.nets import info_head
+
+    cfg = make_cfg([*RING, "model.latent_classes=3", "model.info_weight=1", "model.pac=2"]).model
+    _, D = build_models(cfg, (2,))
+    head = info_head(D)
+    assert isinstance(D, Packed) and head is D.D and head.q.out_features == 2 * 3
+    x = torch.randn(6, 2)
+    logits, codes = D.eval()(x, with_code=True)
+    assert torch.allclose(logits, D(x)) and codes.shape == (6, 3)
+    features = head.D.net[:-1](x.reshape(3, 4))  # pairs (0, 1), (2, 3), (4, 5) side by side
+    q = head.q(features)  # [3 pairs, slot 0's 3 class logits then slot 1's]
+    assert torch.allclose(codes[1], q[0, 3:]) and torch.allclose(codes[4], q[2, :3])
+    summary = train(
+        make_cfg([*FAST, *RING, "model.latent_classes=3", "model.info_weight=1", "model.pac=2"]),
+        tmp_path / "r",
+    )
+    assert summary["status"] == "completed"
+
+
+@pytest.mark.parametrize("override", ["model.latent_classes=0", "model.info_weight=-1"])
+def test_info_weight_needs_a_categorical_latent(tmp_path, override):
     cfg = [*FAST, *RING, "model.latent_classes=4", "model.info_weight=1", override]
     with pytest.raises(ConfigError, match="model.info_weight"):
         train(make_cfg(cfg), tmp_path / "run")

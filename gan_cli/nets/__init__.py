@@ -22,10 +22,11 @@ class Packed(nn.Module):
         super().__init__()
         self.D, self.pac = D, pac
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, with_code: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         if x.shape[0] % self.pac:
             raise ValueError(f"model.pac={self.pac} needs a batch that is a multiple of it, got {x.shape[0]}")
-        return self.D(x.reshape(x.shape[0] // self.pac, self.pac * x.shape[1], *x.shape[2:]))
+        packed = x.reshape(x.shape[0] // self.pac, self.pac * x.shape[1], *x.shape[2:])
+        return self.D(packed, with_code=True) if with_code else self.D(packed)  # codes: one row per sample
 
     def single(self, x: Tensor) -> Tensor:
         """D's output for each sample packed with copies of itself [N] (for heat maps)."""
@@ -63,18 +64,20 @@ class InfoHead(nn.Module):
     cross-entropy on generated samples to D's loss (training Q) and to G's (so G makes the class visible):
     a lower bound on the mutual information between the class and the image, which pushes each class to
     one distinct kind of image instead of in-between ones. D(x) gives logits as ever; D(x, with_code=True)
-    gives (logits [N], class logits [N, classes])."""
+    gives (logits [N], class logits [N, classes]). Inside a PacGAN D (pac > 1) Q reads the class of each
+    of the pac packed samples: logits [N / pac], class logits [N, classes] in the order of the samples."""
 
-    def __init__(self, D: nn.Module, classes: int, weight: float) -> None:
+    def __init__(self, D: nn.Module, classes: int, weight: float, pac: int = 1) -> None:
         super().__init__()
         self._body = next((a for a in ("main", "net") if isinstance(getattr(D, a, None), nn.Sequential)), "")
         if not self._body:
             raise TypeError(f"{type(D).__name__} has no `main` or `net` nn.Sequential to share with a Q head")
         last = getattr(D, self._body)[-1]
-        if isinstance(last, nn.Conv2d):  # the same window as the logit, K outputs
-            q: nn.Module = nn.Conv2d(last.in_channels, classes, last.kernel_size, last.stride, last.padding)
+        out = classes * pac
+        if isinstance(last, nn.Conv2d):  # the same window as the logit, K outputs per packed sample
+            q: nn.Module = nn.Conv2d(last.in_channels, out, last.kernel_size, last.stride, last.padding)
         elif isinstance(last, nn.Linear):
-            q = nn.Linear(last.in_features, classes)
+            q = nn.Linear(last.in_features, out)
         else:
             raise TypeError(f"D's last layer {type(last).__name__} is not a convolution or linear layer")
         self.D, self.q, self.classes, self.weight = D, q, classes, weight
@@ -85,7 +88,13 @@ class InfoHead(nn.Module):
         body = getattr(self.D, self._body)
         for layer in body[:-1]:
             x = layer(x)
-        return body[-1](x).flatten(), self.q(x).flatten(1)
+        return body[-1](x).flatten(), self.q(x).reshape(-1, self.classes)
+
+
+def info_head(D: nn.Module) -> InfoHead | None:
+    """D's InfoGAN head (model.info_weight > 0), packed or not; None without one."""
+    D = D.D if isinstance(D, Packed) else D
+    return D if isinstance(D, InfoHead) else None
 
 
 def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
@@ -97,10 +106,10 @@ def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     if classes:  # the inner G reads K one-hot entries and nz - 1 continuous ones
         cfg = OmegaConf.merge(cfg, {"nz": cfg.nz - 1 + classes})
     G, D = MODELS.build(cfg, shape, pac)  # D's input: pac samples side by side
+    if info > 0:
+        D = InfoHead(D, classes, info, pac)
     if pac > 1:
         D = Packed(D, pac)
-    elif info > 0:
-        D = InfoHead(D, classes, info)
     return (CategoricalLatent(G, classes) if classes else G), D
 
 
