@@ -25,6 +25,7 @@ class GANLoss:
     g_needs_real = False  # whether g_loss reads D's logits on real data
     estimates_probability = False  # sigmoid(D) estimates P(real): the seeds' D* theory applies
     topk = 1.0  # loss.topk: the fraction of G's samples its loss keeps at the end of the annealing
+    mode_seeking = 0.0  # loss.mode_seeking: weight of MSGAN's term in G's loss
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -47,6 +48,17 @@ class GANLoss:
         if self.topk >= 1.0:
             return None
         return 1.0 - (1.0 - self.topk) * min(1.0, 2 * step / steps)
+
+
+def mode_seeking(fake: Tensor, z: Tensor, continuous_from: int = 0) -> Tensor:
+    """MSGAN's term (Mao et al. 2019), for G to minimise: 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|) over
+    the pairs (first half of the batch, second half). A G that ignores part of z, mapping distinct latents
+    to one image (mode collapse within a mode), pays for it. Latent coordinates before continuous_from (the
+    class of model.latent_classes, which the two halves share) are left out of the latent distance."""
+    h = len(fake) // 2
+    image = (fake[:h].float() - fake[h : 2 * h].float()).abs().mean()
+    latent = (z[:h, continuous_from:] - z[h : 2 * h, continuous_from:]).abs().mean()
+    return 1.0 / (image / latent + 1e-5)
 
 
 class Minimax(GANLoss):
@@ -140,6 +152,7 @@ def build_loss(cfg) -> GANLoss:
     """The loss named by cfg.name, with the R1 penalty attached when loss.r1_gamma > 0."""
     loss = LOSSES.build(cfg)
     loss.topk = float(cfg.get("topk", 1.0))
+    loss.mode_seeking = float(cfg.get("mode_seeking", 0.0))
     if cfg.get("r1_gamma", 0.0) > 0:
         if loss.penalty is not None:
             raise ConfigError(

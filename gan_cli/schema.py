@@ -62,6 +62,7 @@ class LossConfig:
     r1_gamma: float = 0.0  # any loss: R1 penalty gamma/2 * E||grad D(x_real)||^2 (0 = off)
     r1_every: int = 1  # apply R1 every N D updates, scaled by N (lazy regularisation)
     topk: float = 1.0  # any loss: G learns from this fraction of its samples, those D rates best (1 = all)
+    mode_seeking: float = 0.0  # any loss: MSGAN's diversity term in G's loss, this weight (0 = off)
 
 
 @dataclass
@@ -271,5 +272,13 @@ def check(cfg: Any) -> None:
         "train.rejection_steps",
         t.rejection_steps,
         f"Rejection sampling is for the 2-D datasets (ring, grid), not dataset={d.name}; leave it at 0.",
+    )
+    _require(lo.mode_seeking >= 0, "loss.mode_seeking", lo.mode_seeking, "It must be 0 (off) or positive.")
+    _require(
+        lo.mode_seeking == 0 or t.batch_size // t.world_size >= 2,
+        "loss.mode_seeking",
+        lo.mode_seeking,
+        "It compares pairs of samples (the two halves of each batch), so train.batch_size per process "
+        "(batch_size / world_size) must be at least 2.",
     )
     _require(0.0 < lo.topk <= 1.0, "loss.topk", lo.topk, "It must be in (0, 1]; 1 keeps every sample.")

@@ -34,8 +34,8 @@ from gan_cli.distributed import Dist
 from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
-from gan_cli.losses import GANLoss, build_loss
-from gan_cli.nets import build_models, category, info_head, latent
+from gan_cli.losses import GANLoss, build_loss, mode_seeking
+from gan_cli.nets import CategoricalLatent, build_models, category, info_head, latent
 from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
@@ -45,7 +45,7 @@ from gan_cli.sweeps import check_plugins, objective_value
 from gan_cli.tracking import NullTracker, Tracker, log_samples
 
 log = logging.getLogger("gan_cli.train")
-STAT_NAMES = ("loss/D", "loss/G", "loss/penalty", "D/real", "D/fake", "loss/info")
+STAT_NAMES = ("loss/D", "loss/G", "loss/penalty", "D/real", "D/fake", "loss/info", "loss/mode_seeking")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -94,7 +94,9 @@ def gan_step(
         return x + sigma * torch.randn_like(x) if sigma > 0 else x
 
     applied = True
-    penalty = loss_info = torch.zeros((), device=device)
+    penalty = loss_info = loss_ms = torch.zeros((), device=device)
+    ms = loss.mode_seeking
+    classes = G.classes if isinstance(G, CategoricalLatent) else 0
     head = info_head(D)
     info = head.weight if head is not None else 0.0  # model.info_weight
 
@@ -107,6 +109,8 @@ def gan_step(
         if d.active:
             real = real[d.rank * shard : (d.rank + 1) * shard]
         z = latent(shard, nz, device)
+        if ms and classes:  # MSGAN's pairs (first half, second half) share their class
+            z[shard // 2 : 2 * (shard // 2), 0] = z[: shard // 2, 0]
         with prec.autocast():
             with torch.set_grad_enabled(k == tc.d_steps - 1):
                 fake = G_train(z)  # the last one is reused by the generator update, as in the DCGAN example
@@ -139,6 +143,9 @@ def gan_step(
         loss_g = loss.g_loss(fake_for_g, real_for_g)
         if info:
             loss_g = loss_g + info * loss_info_g
+        if ms:
+            loss_ms = mode_seeking(fake, z, continuous_from=1 if classes else 0)
+            loss_g = loss_g + ms * loss_ms
     run.opt_g.zero_grad(set_to_none=True)
     applied &= prec.backward_step(loss_g, run.opt_g, "g")
     D.requires_grad_(True)
@@ -154,6 +161,7 @@ def gan_step(
             loss.prob(real_logits).mean(),
             loss.prob(fake_logits).mean(),
             loss_info,
+            loss_ms,
         )
         return torch.stack([v.float() for v in values])
 
@@ -480,6 +488,8 @@ def log_stats(
         del values["loss/penalty"]
     if info_head(run.D) is None:
         del values["loss/info"]
+    if not loss.mode_seeking:
+        del values["loss/mode_seeking"]
     values["perf/images_per_sec"] = images_per_sec
     values["lr/G"], values["lr/D"] = run.opt_g.param_groups[0]["lr"], run.opt_d.param_groups[0]["lr"]
     tracker.scalars(values, step)
