@@ -38,6 +38,9 @@ class ModelConfig:
     nz: int = 100  # size of the latent vector z
     ngf: int = 64  # dcgan: generator width
     ndf: int = 64  # dcgan: discriminator width
+    d_mbstd: int = (
+        0  # dcgan: minibatch standard deviation feature before D's last layer, group size (0 = off)
+    )
     d_norm: str = "batch"  # dcgan: normalisation in D: batch | layer | none (use layer or none with wgan-gp)
     g_hidden: int = 512  # mlp: generator hidden units
     g_layers: int = 3  # mlp: generator hidden layers
@@ -236,6 +239,13 @@ def check(cfg: Any) -> None:
         "model.nz",
         m.nz,
         "With model.latent_classes it must be at least 2 (the first coordinate picks the class).",
+    )
+    _require(m.d_mbstd >= 0, "model.d_mbstd", m.d_mbstd, "It must be 0 (off) or a group size such as 4.")
+    _require(
+        m.name == "dcgan" or not m.d_mbstd,
+        "model.d_mbstd",
+        m.d_mbstd,
+        "It belongs to the dcgan model's discriminator; leave it at 0 with other models.",
     )
     _require(m.info_weight >= 0, "model.info_weight", m.info_weight, "It must be 0 (off) or positive.")
     _require(

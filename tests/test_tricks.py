@@ -368,3 +368,23 @@ def test_mode_seeking_term_known_values_and_pairs_share_their_class(tmp_path):
     assert "loss/mode_seeking" in event_tags(tmp_path / "run")["scalars"]
     with pytest.raises(ConfigError, match="loss.mode_seeking"):
         train(make_cfg([*base, "loss.mode_seeking=-1"]), tmp_path / "bad")
+
+
+def test_minibatch_std_known_values_and_d_mbstd(tmp_path):
+    from gan_cli.nets.dcgan import MinibatchStd
+
+    x = torch.zeros(4, 2, 3, 3)
+    x[2] = 2.0  # groups of 2: samples (0, 2) differ by 2 everywhere (std 1), samples (1, 3) are equal
+    out = MinibatchStd(2)(x)
+    assert out.shape == (4, 3, 3, 3) and torch.equal(out[:, :2], x)
+    assert torch.allclose(out[0, 2], torch.ones(3, 3)) and torch.allclose(out[2, 2], torch.ones(3, 3))
+    assert out[1, 2].max().item() == pytest.approx(1e-4)  # identical samples: sqrt(0 + 1e-8)
+    assert MinibatchStd(4)(torch.randn(6, 1, 2, 2)).shape == (6, 2, 2, 2)  # 4 does not divide 6: groups of 3
+    cfg = make_cfg([*SMALL_DCGAN, "dataset=fake", "model.d_mbstd=4"])
+    _, D = build_models(cfg.model, (1, 8, 8))
+    assert isinstance(D.main[-2], MinibatchStd) and D.main[-1].in_channels == 8 + 1  # ndf=8 at 8x8
+    assert train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "model.d_mbstd=4"]), tmp_path / "r")[
+        "status"
+    ] == ("completed")
+    with pytest.raises(ConfigError, match="model.d_mbstd"):
+        train(make_cfg([*FAST, *RING, "model.d_mbstd=4"]), tmp_path / "bad")

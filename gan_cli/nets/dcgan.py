@@ -6,6 +6,7 @@ Sizes 4 * 2^n (8, 16, 32, 64, ...) follow the classic PyTorch DCGAN example, whi
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from gan_cli.errors import ConfigError
@@ -65,8 +66,29 @@ class DCGANGenerator(nn.Module):
         return self.main(z.view(z.shape[0], self.nz, 1, 1))
 
 
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018, as in StyleGAN2): one more feature map,
+    the standard deviation of every feature across a group of `group` samples, averaged over the features
+    and positions. A collapsed batch of near-identical samples has a small one, which D can then see (and
+    batch norm in D's earlier layers cannot hide). Groups are samples i, i + N/g, i + 2N/g, ...; with a
+    batch that `group` does not divide, the largest divisor of the batch below it is used."""
+
+    def __init__(self, group: int) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group, n)
+        while n % g:
+            g -= 1
+        y = x.float().reshape(g, n // g, c, h, w)
+        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [n / g]
+        return torch.cat([x, y.to(x.dtype).reshape(-1, 1, 1, 1).repeat(g, 1, h, w)], dim=1)
+
+
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, ndf: int, nc: int, n: int, norm: str) -> None:
+    def __init__(self, ndf: int, nc: int, n: int, norm: str, mbstd: int = 0) -> None:
         super().__init__()
         width = ndf
         layers: list[nn.Module] = [Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
@@ -77,7 +99,9 @@ class DCGANDiscriminator(nn.Module):
                 nn.LeakyReLU(0.2, True),
             ]
             width *= 2
-        layers.append(Conv2d(width, 1, 4, 1, 0, bias=False))  # [N, 1, 1, 1]: a logit, no sigmoid
+        if mbstd:
+            layers.append(MinibatchStd(mbstd))
+        layers.append(Conv2d(width + (1 if mbstd else 0), 1, 4, 1, 0, bias=False))  # [N, 1, 1, 1]: a logit
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:  # x [N, nc, S, S] -> logits [N]
@@ -141,6 +165,11 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
         )
     nc, size = shape[0], shape[1]
     if size == 28:
+        if cfg.get("d_mbstd", 0):
+            raise ConfigError(
+                "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 networks (seed 004's) "
+                "do not have it: leave model.d_mbstd=0 or use dataset.image_size=32."
+            )
         G, D = Seed004Generator(cfg.nz, cfg.ngf, nc), Seed004Discriminator(cfg.ndf, nc * pac)
     else:
         n = _upsamplings(size)
@@ -149,7 +178,11 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
                 f"model=dcgan cannot build networks for dataset.image_size={size}. "
                 "Use 28 or 4 * 2^n: 8, 16, 32, 64, 128, 256."
             )
-        G, D = DCGANGenerator(cfg.nz, cfg.ngf, nc, n), DCGANDiscriminator(cfg.ndf, nc * pac, n, cfg.d_norm)
+        mbstd = int(cfg.get("d_mbstd", 0))
+        G, D = (
+            DCGANGenerator(cfg.nz, cfg.ngf, nc, n),
+            DCGANDiscriminator(cfg.ndf, nc * pac, n, cfg.d_norm, mbstd),
+        )
     G.apply(weights_init)
     D.apply(weights_init)
     return G, D
