@@ -51,6 +51,7 @@ class ModelConfig:
     g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
     latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
     info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
+    info_continuous: int = 0  # InfoGAN: Q also reads this many of z's continuous coordinates (0 = none)
     d_fourier: int = 0  # mlp: random Fourier features [sin, cos](xB) at D's input, this many (0 = off)
     d_fourier_scale: float = 1.0  # mlp: std of B's entries (frequencies, in radians per data unit)
     pac: int = 1  # PacGAN: D judges this many samples at once (1 = off); train.batch_size must be a multiple
@@ -254,6 +255,13 @@ def check(cfg: Any) -> None:
         m.info_weight,
         "InfoGAN's Q head reads the class that z picks, so it needs model.latent_classes > 0 (for example "
         "model.latent_classes=10).",
+    )
+    _require(
+        0 <= m.info_continuous <= max(0, m.nz - 1) and (not m.info_continuous or m.info_weight > 0),
+        "model.info_continuous",
+        m.info_continuous,
+        f"It counts z's continuous coordinates that Q reads: from 0 to model.nz - 1 ({m.nz - 1}), and it "
+        "needs model.info_weight > 0.",
     )
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")

@@ -20,7 +20,6 @@ from typing import Any
 import hydra
 import numpy as np
 import torch
-import torch.nn.functional as F
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -35,7 +34,7 @@ from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
 from gan_cli.losses import GANLoss, build_loss, mode_seeking
-from gan_cli.nets import CategoricalLatent, build_models, category, info_head, latent
+from gan_cli.nets import CategoricalLatent, build_models, info_head, latent
 from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
@@ -100,9 +99,6 @@ def gan_step(
     head = info_head(D)
     info = head.weight if head is not None else 0.0  # model.info_weight
 
-    def code(z: torch.Tensor) -> torch.Tensor:  # the class that z picked (model.latent_classes)
-        return category(z[:, 0], head.classes)
-
     # k = train.d_steps discriminator updates...
     for k in range(tc.d_steps):
         real = run.data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
@@ -118,7 +114,7 @@ def gan_step(
             real_logits = D_train(real_in).float()  # losses in fp32
             if info:  # InfoGAN: Q (on D's features) learns to read the class z picked from G(z)
                 fake_logits, code_logits = D_train(fake_in, with_code=True)
-                fake_logits, loss_info = fake_logits.float(), F.cross_entropy(code_logits.float(), code(z))
+                fake_logits, loss_info = fake_logits.float(), head.info_loss(code_logits, z)
             else:
                 fake_logits = D_train(fake_in).float()
             loss_d = loss.d_loss(real_logits, fake_logits)
@@ -135,7 +131,7 @@ def gan_step(
         real_for_g = D_frozen(aug(real)).float() if loss.g_needs_real else None  # relativistic losses only
         if info:  # ...and G learns to make that class readable
             fake_for_g, code_logits = D_frozen(aug(fake), with_code=True)
-            fake_for_g, loss_info_g = fake_for_g.float(), F.cross_entropy(code_logits.float(), code(z))
+            fake_for_g, loss_info_g = fake_for_g.float(), head.info_loss(code_logits, z)
         else:
             fake_for_g = D_frozen(aug(fake)).float()
         if keep := loss.topk_fraction(step, tc.steps):  # top-k training: D's best-rated samples only

@@ -388,3 +388,28 @@ def test_minibatch_std_known_values_and_d_mbstd(tmp_path):
     ] == ("completed")
     with pytest.raises(ConfigError, match="model.d_mbstd"):
         train(make_cfg([*FAST, *RING, "model.d_mbstd=4"]), tmp_path / "bad")
+
+
+def test_info_continuous_codes_known_loss_and_keys(tmp_path):
+    from gan_cli.nets import category, info_head
+
+    cfg = make_cfg([*RING, "model.latent_classes=3", "model.info_weight=1", "model.info_continuous=2"]).model
+    _, D = build_models(cfg, (2,))
+    head = info_head(D)
+    assert head.q.out_features == 3 + 2
+    z = torch.randn(8, cfg.nz)
+    codes = torch.zeros(8, 5)
+    codes[:, 3:] = z[:, 1:3] + 1.0  # every continuous estimate off by 1 in both coordinates
+    expected = math.log(3) + 0.5 * 2  # uniform class logits: log 3; half of 1^2 + 1^2
+    assert head.info_loss(codes, z).item() == pytest.approx(expected, rel=1e-5)
+    codes[:, :3] = 50 * torch.nn.functional.one_hot(category(z[:, 0], 3), 3)  # a certain, right class
+    codes[:, 3:] = z[:, 1:3]
+    assert head.info_loss(codes, z).item() == pytest.approx(0.0, abs=1e-6)
+    for bad in ["model.info_continuous=8", "model.info_continuous=-1"]:  # nz=8: 7 continuous coordinates
+        with pytest.raises(ConfigError, match="model.info_continuous"):
+            train(
+                make_cfg([*FAST, *RING, "model.latent_classes=3", "model.info_weight=1", bad]), tmp_path / "r"
+            )
+    with pytest.raises(ConfigError, match="model.info_continuous"):
+        train(make_cfg([*FAST, *RING, "model.latent_classes=3", "model.info_continuous=2"]), tmp_path / "r")
+    assert not (tmp_path / "r").exists()

@@ -64,23 +64,27 @@ class InfoHead(nn.Module):
     cross-entropy on generated samples to D's loss (training Q) and to G's (so G makes the class visible):
     a lower bound on the mutual information between the class and the image, which pushes each class to
     one distinct kind of image instead of in-between ones. D(x) gives logits as ever; D(x, with_code=True)
-    gives (logits [N], class logits [N, classes]). Inside a PacGAN D (pac > 1) Q reads the class of each
-    of the pac packed samples: logits [N / pac], class logits [N, classes] in the order of the samples."""
+    gives (logits [N], codes [N, classes + continuous]). Inside a PacGAN D (pac > 1) Q reads the codes of
+    each of the pac packed samples: logits [N / pac], codes [N, ...] in the order of the samples.
 
-    def __init__(self, D: nn.Module, classes: int, weight: float, pac: int = 1) -> None:
+    model.info_continuous=C: Q also estimates z's first C continuous coordinates (InfoGAN's continuous
+    codes, a Gaussian of unit variance: half the squared error), so G must make them visible too, which
+    keeps G from ignoring its continuous latent."""
+
+    def __init__(self, D: nn.Module, classes: int, weight: float, pac: int = 1, continuous: int = 0) -> None:
         super().__init__()
         self._body = next((a for a in ("main", "net") if isinstance(getattr(D, a, None), nn.Sequential)), "")
         if not self._body:
             raise TypeError(f"{type(D).__name__} has no `main` or `net` nn.Sequential to share with a Q head")
         last = getattr(D, self._body)[-1]
-        out = classes * pac
+        out = (classes + continuous) * pac
         if isinstance(last, nn.Conv2d):  # the same window as the logit, K outputs per packed sample
             q: nn.Module = nn.Conv2d(last.in_channels, out, last.kernel_size, last.stride, last.padding)
         elif isinstance(last, nn.Linear):
             q = nn.Linear(last.in_features, out)
         else:
             raise TypeError(f"D's last layer {type(last).__name__} is not a convolution or linear layer")
-        self.D, self.q, self.classes, self.weight = D, q, classes, weight
+        self.D, self.q, self.classes, self.weight, self.continuous = D, q, classes, weight, continuous
 
     def forward(self, x: Tensor, with_code: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         if not with_code:
@@ -88,7 +92,15 @@ class InfoHead(nn.Module):
         body = getattr(self.D, self._body)
         for layer in body[:-1]:
             x = layer(x)
-        return body[-1](x).flatten(), self.q(x).reshape(-1, self.classes)
+        return body[-1](x).flatten(), self.q(x).reshape(-1, self.classes + self.continuous)
+
+    def info_loss(self, codes: Tensor, z: Tensor) -> Tensor:
+        """Cross-entropy of the class z picked, plus half the squared error of its continuous codes."""
+        loss = F.cross_entropy(codes[:, : self.classes].float(), category(z[:, 0], self.classes))
+        if self.continuous:
+            c = z[:, 1 : 1 + self.continuous].float()
+            loss = loss + 0.5 * (codes[:, self.classes :].float() - c).square().sum(1).mean()
+        return loss
 
 
 def info_head(D: nn.Module) -> InfoHead | None:
@@ -107,7 +119,7 @@ def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         cfg = OmegaConf.merge(cfg, {"nz": cfg.nz - 1 + classes})
     G, D = MODELS.build(cfg, shape, pac)  # D's input: pac samples side by side
     if info > 0:
-        D = InfoHead(D, classes, info, pac)
+        D = InfoHead(D, classes, info, pac, int(cfg.get("info_continuous", 0)))
     if pac > 1:
         D = Packed(D, pac)
     return (CategoricalLatent(G, classes) if classes else G), D
