@@ -30,7 +30,7 @@ from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import build_loss
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
-from gan_cli.nets import build_models, generate
+from gan_cli.nets import build_models, class_of, generate, latent, projection
 from gan_cli.rejection import THRESHOLD_QUANTILE, load_ratio, rejection_sample
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
@@ -78,11 +78,18 @@ def evaluate(
         gen = torch.Generator().manual_seed(seed + 1)
         pac = int(cfg.model.get("pac", 1))
         n = max(min(num, 1024) // pac * pac, pac)  # a packed D judges pac samples at once
-        real = data.sample_eval(n, gen).to(device)
+        cond = projection(D) is not None
+        real, y_real = data.sample_eval_labelled(n, gen) if cond else (data.sample_eval(n, gen), None)
         fake = generate(G, cfg.model.nz, n, seed + 2, device)
         was_training = D.training
         D.eval()  # no batch-norm statistics are updated
-        results["jsd_estimate"] = jsd_estimate(D(real).float(), D(fake.to(device)).float())
+        if y_real is not None:  # a conditional D judges each image with its label (fake: the class z picked)
+            z = latent(n, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(seed + 2))
+            y_fake = class_of(z, cfg.model.latent_classes)  # the z that generate() drew (n <= its batch)
+            logits = D(real.to(device), y_real.to(device)), D(fake.to(device), y_fake.to(device))
+        else:
+            logits = D(real.to(device)), D(fake.to(device))
+        results["jsd_estimate"] = jsd_estimate(logits[0].float(), logits[1].float())
         D.train(was_training)
         how["jsd_estimate"] = (
             "(V(D, G) + log 4) / 2 with V = mean log D(x) + mean log(1 - D(G(z))) on fresh batches of up to "

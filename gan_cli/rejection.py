@@ -31,7 +31,7 @@ MAX_CANDIDATES = 20_000_000  # give up when fewer than `num` samples are accepte
 
 def ratio_model(model_cfg: Any, shape: tuple[int, ...]) -> nn.Module:
     """The run's discriminator architecture judging one sample at a time."""
-    cfg = OmegaConf.merge(model_cfg, {"pac": 1, "info_weight": 0.0})
+    cfg = OmegaConf.merge(model_cfg, {"pac": 1, "info_weight": 0.0, "conditional": False})
     return build_models(cfg, shape)[1]
 
 

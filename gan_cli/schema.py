@@ -52,6 +52,7 @@ class ModelConfig:
     latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
     info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
     info_continuous: int = 0  # InfoGAN: Q also reads this many of z's continuous coordinates (0 = none)
+    conditional: bool = False  # class-conditional GAN (projection D): G's class k = dataset label k
     d_fourier: int = 0  # mlp: random Fourier features [sin, cos](xB) at D's input, this many (0 = off)
     d_fourier_scale: float = 1.0  # mlp: std of B's entries (frequencies, in radians per data unit)
     pac: int = 1  # PacGAN: D judges this many samples at once (1 = off); train.batch_size must be a multiple
@@ -262,6 +263,14 @@ def check(cfg: Any) -> None:
         m.info_continuous,
         f"It counts z's continuous coordinates that Q reads: from 0 to model.nz - 1 ({m.nz - 1}), and it "
         "needs model.info_weight > 0.",
+    )
+    _require(
+        not m.conditional or (m.latent_classes and m.pac == 1 and not m.info_weight),
+        "model.conditional",
+        m.conditional,
+        "A conditional GAN draws each generated image's label as the class its z picks, so it needs "
+        "model.latent_classes set to the dataset's number of classes (for example model.latent_classes=10 "
+        "for digits); it cannot be combined with model.pac > 1 or model.info_weight > 0.",
     )
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")

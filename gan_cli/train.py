@@ -6,6 +6,7 @@ it calls, usable from Python and tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -34,7 +35,7 @@ from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
 from gan_cli.losses import GANLoss, build_loss, mode_seeking
-from gan_cli.nets import CategoricalLatent, build_models, info_head, latent
+from gan_cli.nets import CategoricalLatent, build_models, class_of, info_head, latent, projection
 from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
@@ -98,29 +99,40 @@ def gan_step(
     classes = G.classes if isinstance(G, CategoricalLatent) else 0
     head = info_head(D)
     info = head.weight if head is not None else 0.0  # model.info_weight
+    conditional = projection(D) is not None  # D(x, y): real labels from the data, fake ones from z
+    y_real = y_fake = None
+
+    def judge(D_: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return D_(x, y) if conditional else D_(x)
 
     # k = train.d_steps discriminator updates...
     for k in range(tc.d_steps):
-        real = run.data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
+        if conditional:
+            real, y_real = run.data.next_labelled(tc.batch_size)
+        else:
+            real = run.data.next(tc.batch_size)  # [N, C, H, W] or [N, 2]
         if d.active:
             real = real[d.rank * shard : (d.rank + 1) * shard]
+            y_real = y_real[d.rank * shard : (d.rank + 1) * shard] if conditional else None
         z = latent(shard, nz, device)
         if ms and classes:  # MSGAN's pairs (first half, second half) share their class
             z[shard // 2 : 2 * (shard // 2), 0] = z[: shard // 2, 0]
+        y_fake = class_of(z, classes) if conditional else None
         with prec.autocast():
             with torch.set_grad_enabled(k == tc.d_steps - 1):
                 fake = G_train(z)  # the last one is reused by the generator update, as in the DCGAN example
             real_in, fake_in = aug(real), aug(fake.detach())
-            real_logits = D_train(real_in).float()  # losses in fp32
+            real_logits = judge(D_train, real_in, y_real).float()  # losses in fp32
             if info:  # InfoGAN: Q (on D's features) learns to read the class z picked from G(z)
                 fake_logits, code_logits = D_train(fake_in, with_code=True)
                 fake_logits, loss_info = fake_logits.float(), head.info_loss(code_logits, z)
             else:
-                fake_logits = D_train(fake_in).float()
+                fake_logits = judge(D_train, fake_in, y_fake).float()
             loss_d = loss.d_loss(real_logits, fake_logits)
             loss_d_total = loss_d + info * loss_info if info else loss_d
             if loss.penalty is not None and loss.penalty.due((step - 1) * tc.d_steps + k):
-                penalty = loss.penalty(D, real_in, fake_in, prec.scalers["d"])
+                D_pen = functools.partial(D, y=y_real) if conditional else D  # real labels (R1, GP)
+                penalty = loss.penalty(D_pen, real_in, fake_in, prec.scalers["d"])
                 loss_d_total = loss_d + penalty
         run.opt_d.zero_grad(set_to_none=True)
         applied &= prec.backward_step(loss_d_total, run.opt_d, "d")
@@ -128,12 +140,13 @@ def gan_step(
     # ...then one generator update, with D's parameters frozen.
     D.requires_grad_(False)
     with prec.autocast():
-        real_for_g = D_frozen(aug(real)).float() if loss.g_needs_real else None  # relativistic losses only
+        # relativistic losses only
+        real_for_g = judge(D_frozen, aug(real), y_real).float() if loss.g_needs_real else None
         if info:  # ...and G learns to make that class readable
             fake_for_g, code_logits = D_frozen(aug(fake), with_code=True)
             fake_for_g, loss_info_g = fake_for_g.float(), head.info_loss(code_logits, z)
         else:
-            fake_for_g = D_frozen(aug(fake)).float()
+            fake_for_g = judge(D_frozen, aug(fake), y_fake).float()
         if keep := loss.topk_fraction(step, tc.steps):  # top-k training: D's best-rated samples only
             fake_for_g = fake_for_g.topk(max(1, math.ceil(keep * len(fake_for_g)))).values
         loss_g = loss.g_loss(fake_for_g, real_for_g)
@@ -160,6 +173,22 @@ def gan_step(
             loss_ms,
         )
         return torch.stack([v.float() for v in values])
+
+
+def check_labels(data: Any, cfg: DictConfig) -> None:
+    """model.conditional: the dataset must have labels 0..K-1 with K = model.latent_classes."""
+    labels = getattr(data, "labels", None)
+    if labels is None:
+        raise ConfigError(
+            f"model.conditional=true needs class labels, and dataset={cfg.dataset.name} has none (the 2-D "
+            "mixtures and an image folder without class subfolders have none). Leave model.conditional=false."
+        )
+    classes = int(labels.max()) + 1
+    if classes != cfg.model.latent_classes:
+        raise ConfigError(
+            f"model.latent_classes={cfg.model.latent_classes}, but dataset={cfg.dataset.name} has {classes} "
+            f"classes; a conditional GAN needs one latent class per label: model.latent_classes={classes}."
+        )
 
 
 def instance_noise(tc: DictConfig, step: int) -> float:
@@ -253,6 +282,8 @@ def train(
 
     # Components, all built by name from the registries.
     data = DATASETS.build(cfg.dataset, tc.seed, device)
+    if cfg.model.conditional:
+        check_labels(data, cfg)
     G, D = build_models(cfg.model, data.shape)
     G, D = G.to(device), D.to(device)
     if tc.channels_last and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast convolution layout

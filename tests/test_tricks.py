@@ -3,6 +3,7 @@ rate decay, and the seeds' optimal discriminator D* as a gauge on 2-D data."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -413,3 +414,100 @@ def test_info_continuous_codes_known_loss_and_keys(tmp_path):
     with pytest.raises(ConfigError, match="model.info_continuous"):
         train(make_cfg([*FAST, *RING, "model.latent_classes=3", "model.info_continuous=2"]), tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def _two_class_folder(root, n: int = 32) -> None:
+    """A labelled image folder: class `dark` (pixels near 40) and class `light` (near 215), 8x8 grey."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, level in [("dark", 40), ("light", 215)]:
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            pixels = np.clip(level + rng.normal(0, 20, (8, 8)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, "L").save(root / name / f"{i}.png")
+
+
+def test_projection_discriminator_known_values():
+    from gan_cli.nets import Projection, projection
+
+    cond = [*SMALL_DCGAN, "model.latent_classes=3", "model.conditional=true"]
+    for size in (8, 28):  # the 4 * 2^n DCGAN's last convolution, seed 004's last linear layer
+        shape = (1, size, size)
+        G, D = build_models(make_cfg(cond).model, shape)
+        assert isinstance(D, Projection) and projection(D) is D and D.embed.num_embeddings == 3
+        assert {k.split(".")[0] for k in D.state_dict()} == {"D", "embed"}
+        D.eval()
+        x, y = torch.randn(4, *shape), torch.tensor([0, 1, 2, 1])
+        body = getattr(D.D, D._body)
+        phi = body[:-1](x).flatten(1)
+        expected = D.D(x) + (phi * D.embed.weight[y]).sum(1)  # psi(phi(x)) + <embed(y), phi(x)>
+        assert torch.allclose(D(x, y), expected, atol=1e-5)
+        with torch.no_grad():
+            D.embed.weight.zero_()
+        assert torch.allclose(D(x, y), D.D(x))  # no embedding: the unconditional D
+        with torch.no_grad():
+            D.embed.weight[1] = 1.0
+        shift = D(x, torch.ones(4, dtype=torch.long)) - D(x, torch.zeros(4, dtype=torch.long))
+        assert torch.allclose(shift, phi.sum(1), atol=1e-5)  # label 1 adds <1, phi(x)>
+
+
+def test_conditional_gan_draws_each_class_from_its_label_and_resumes_exactly(tmp_path):
+    from gan_cli.evaluate import main as gan_eval
+    from gan_cli.nets import class_of, latent
+
+    _two_class_folder(tmp_path / "data")
+    base = [
+        "dataset=folder",
+        f"dataset.root={tmp_path / 'data'}",
+        "dataset.image_size=8",
+        "dataset.channels=1",
+        *SMALL_DCGAN,
+    ]
+    base += ["model.latent_classes=2", "model.conditional=true", "optimizer.lr=1e-3", "loss.r1_gamma=0"]
+    base += ["train.batch_size=32", "train.steps=200", "train.ckpt_every=100", "train.device=cpu"]
+    whole = tmp_path / "whole"
+    train(make_cfg(base), whole)
+    cfg = make_cfg(base).model
+    G, _ = build_models(cfg, (1, 8, 8))
+    state = checkpoint.load(whole / "checkpoints" / "last.pt")
+    G.load_state_dict(state["G"])
+    z = latent(400, cfg.nz, torch.device("cpu"), torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        brightness = G.eval()(z).mean(dim=(1, 2, 3))
+    y = class_of(z, 2)  # label 0 = dark (-0.69 in [-1, 1]), 1 = light (+0.69)
+    assert brightness[y == 0].mean() < -0.3 and brightness[y == 1].mean() > 0.3
+    half = tmp_path / "half"
+    shutil.copytree(whole, half)
+    shutil.copy(half / "checkpoints" / "step_000100.pt", half / "checkpoints" / "last.pt")
+    train(make_cfg([*base, f"resume={half}"]), tmp_path / "unused")
+    assert_same(state, checkpoint.load(half / "checkpoints" / "last.pt"))
+    gan_eval([f"run={whole}", "num=64"])  # the JSD gauge asks D about each image with its label
+    assert 0 <= json.loads((whole / "eval.json").read_text())["metrics"]["jsd_estimate"] <= math.log(2)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("model.latent_classes=0", "model.conditional"),
+        ("model.pac=2", "model.conditional"),
+        ("model.info_weight=1", "model.conditional"),
+        ("model.latent_classes=3", "model.latent_classes=2"),  # the folder has 2 classes
+        ("dataset=fake", "dataset=fake has none"),  # no labels
+    ],
+)
+def test_conditional_refusals(tmp_path, override, key):
+    _two_class_folder(tmp_path / "data")
+    cfg = [
+        *FAST,
+        "dataset=folder",
+        f"dataset.root={tmp_path / 'data'}",
+        "dataset.image_size=8",
+        "dataset.channels=1",
+        *SMALL_DCGAN,
+    ]
+    cfg += ["model.latent_classes=2", "model.conditional=true", override]
+    with pytest.raises(ConfigError, match=key):
+        train(make_cfg(cfg), tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()

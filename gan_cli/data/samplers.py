@@ -39,8 +39,9 @@ class TensorSampler(Sampler):
     def __init__(self, images: Tensor, seed: int, device: torch.device, labels: Tensor | None = None) -> None:
         assert images.dtype == torch.uint8 and images.dim() == 4, "images: uint8 [N, C, H, W]"
         self.images = images.to(device)  # [N, C, H, W]
-        # class labels [N] (CPU, int64) when the dataset has them: only evaluation reads them
+        # class labels [N] (CPU, int64) when the dataset has them: evaluation, and a conditional GAN's D
         self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
+        self.device_labels = None if labels is None else self.labels.to(device)
         self.shape = tuple(images.shape[1:])
         self.device = device
         self.gen = torch.Generator().manual_seed(seed)  # CPU generator: same order on every device
@@ -70,9 +71,21 @@ class TensorSampler(Sampler):
         batch = batch.float().div_(127.5).sub_(1.0)  # [n, C, H, W] in [-1, 1]
         return batch.contiguous(memory_format=self.memory_format)
 
+    def next_labelled(self, n: int) -> tuple[Tensor, Tensor]:
+        """The next batch and its labels [n] (the same position in the same order as next())."""
+        if self.device_labels is None:
+            raise ValueError("this dataset has no class labels")
+        idx = self.next_indices(n)
+        batch = self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+        return batch.contiguous(memory_format=self.memory_format), self.device_labels.index_select(0, idx)
+
     def sample_eval(self, n: int, gen: torch.Generator) -> Tensor:
-        idx = torch.randint(len(self), (n,), generator=gen).to(self.images.device)
-        return self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+        return self.sample_eval_labelled(n, gen)[0]
+
+    def sample_eval_labelled(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        idx = torch.randint(len(self), (n,), generator=gen)
+        images = self.images.index_select(0, idx.to(self.images.device)).float().div_(127.5).sub_(1.0)
+        return images, None if self.labels is None else self.labels[idx]
 
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm.cpu(), "pos": self.pos}

@@ -103,6 +103,50 @@ class InfoHead(nn.Module):
         return loss
 
 
+class Projection(nn.Module):
+    """A class-conditional GAN with a projection discriminator (Miyato and Koyama 2018), model.conditional:
+    D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi(x) the features D's last layer reads (flattened) and psi
+    that layer. Real images bring their dataset labels; a generated image's label is the class its z picked
+    (model.latent_classes, which G receives one-hot), so G's class k learns the dataset's class k. D judges
+    each image against its label: an image of the wrong class, or a class drawn in too few ways, is fake."""
+
+    def __init__(self, D: nn.Module, classes: int) -> None:
+        super().__init__()
+        self._body = next((a for a in ("main", "net") if isinstance(getattr(D, a, None), nn.Sequential)), "")
+        if not self._body:
+            raise TypeError(f"{type(D).__name__} has no `main` or `net` nn.Sequential to project labels onto")
+        last = getattr(D, self._body)[-1]
+        if isinstance(last, nn.Conv2d):  # a window that covers the whole feature map: one logit per image
+            features = last.in_channels * math.prod(last.kernel_size)
+        elif isinstance(last, nn.Linear):
+            features = last.in_features
+        else:
+            raise TypeError(f"D's last layer {type(last).__name__} is not a convolution or linear layer")
+        self.D, self.classes = D, classes
+        self.embed = nn.Embedding(classes, features)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        body = getattr(self.D, self._body)
+        for layer in body[:-1]:
+            x = layer(x)
+        logits = body[-1](x).flatten()
+        phi = x.flatten(1)
+        if logits.shape[0] != x.shape[0] or phi.shape[1] != self.embed.embedding_dim:
+            raise ValueError(f"D's last layer must read the whole feature map {list(x.shape[1:])} at once")
+        return logits + (phi * self.embed(y).to(phi.dtype)).sum(1)
+
+
+def projection(D: nn.Module) -> Projection | None:
+    """D's projection head (model.conditional), or None."""
+    return D if isinstance(D, Projection) else None
+
+
+def class_of(z: Tensor, classes: int) -> Tensor:
+    """The class [N] that each latent vector of a model.latent_classes G picks."""
+    return category(z[:, 0], classes)
+
+
 def info_head(D: nn.Module) -> InfoHead | None:
     """D's InfoGAN head (model.info_weight > 0), packed or not; None without one."""
     D = D.D if isinstance(D, Packed) else D
@@ -120,6 +164,8 @@ def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     G, D = MODELS.build(cfg, shape, pac)  # D's input: pac samples side by side
     if info > 0:
         D = InfoHead(D, classes, info, pac, int(cfg.get("info_continuous", 0)))
+    if cfg.get("conditional", False):  # the schema refuses it with pac > 1 or an InfoGAN head
+        D = Projection(D, classes)
     if pac > 1:
         D = Packed(D, pac)
     return (CategoricalLatent(G, classes) if classes else G), D
@@ -158,9 +204,12 @@ __all__ = [
     "MODELS",
     "CategoricalLatent",
     "Packed",
+    "Projection",
     "build_models",
     "categorical",
+    "class_of",
     "generate",
     "latent",
+    "projection",
     "single",
 ]
