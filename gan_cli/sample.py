@@ -3,7 +3,8 @@
 `.png` writes an image grid (2-D datasets: a scatter plot over D's heat map); `.npy` writes raw samples:
 images as float32 in [0, 1] with shape (N, C, H, W), 2-D points as (N, 2) in data coordinates.
 2-D runs trained with train.rejection_steps are sampled through discriminator rejection sampling unless
-rejection=false.
+rejection=false. label=K draws only class K of a run with model.latent_classes (with model.conditional, the
+dataset's class K: digit K on digits).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from gan_cli.train import resolve_device
 
 USAGE = (
     "usage: gan-sample run=RUN_DIR num=N out=FILE.png|FILE.npy [seed=S] [device=auto|cpu|cuda] "
-    "[rejection=auto|true|false]"
+    "[rejection=auto|true|false] [label=K]"
 )
 
 
@@ -41,6 +42,7 @@ class SampleConfig:
     device: str = "auto"
     batch: int = 1024  # samples generated per forward pass
     rejection: str = "auto"  # 2-D runs: rejection sampling: auto (when the run has it) | true | false
+    label: int = -1  # runs with model.latent_classes: only this class (conditional runs: the dataset's label)
 
 
 def parse(argv: list[str]) -> SampleConfig:
@@ -90,11 +92,24 @@ def sample(args: SampleConfig) -> Path:
             f"rejection=true: run={args.run} has no rejection sampler; train it with train.rejection_steps=N "
             "(2-D datasets), or resume it with that key to add one."
         )
+    classes = int(cfg.model.get("latent_classes", 0))
+    if args.label >= 0 and not 0 <= args.label < classes:
+        raise UserError(
+            f"label={args.label}: run={args.run} has "
+            + (
+                f"classes 0 to {classes - 1}."
+                if classes
+                else "no classes (it was trained without model.latent_classes)."
+            )
+        )
+    if ratio is not None and args.label >= 0:
+        raise UserError("label=K and rejection sampling do not go together; add rejection=false.")
     if ratio is not None:
         fake, acceptance = rejection_sample(G, ratio, cfg.model.nz, args.num, args.seed, device)
         print(f"rejection sampling: kept {acceptance:.2%} of G's samples")
     else:
-        fake = generate(G, cfg.model.nz, args.num, args.seed, device, args.batch)
+        label = (args.label, classes) if args.label >= 0 else None
+        fake = generate(G, cfg.model.nz, args.num, args.seed, device, args.batch, label)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     is_image = ckpt["data_kind"] == "image"

@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -418,7 +419,6 @@ def test_info_continuous_codes_known_loss_and_keys(tmp_path):
 
 def _two_class_folder(root, n: int = 32) -> None:
     """A labelled image folder: class `dark` (pixels near 40) and class `light` (near 215), 8x8 grey."""
-    import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -483,6 +483,14 @@ def test_conditional_gan_draws_each_class_from_its_label_and_resumes_exactly(tmp
     shutil.copy(half / "checkpoints" / "step_000100.pt", half / "checkpoints" / "last.pt")
     train(make_cfg([*base, f"resume={half}"]), tmp_path / "unused")
     assert_same(state, checkpoint.load(half / "checkpoints" / "last.pt"))
+    from gan_cli.sample import main as gan_sample
+
+    for k in (0, 1):  # gan-sample label=K: only that class
+        gan_sample([f"run={whole}", "num=50", f"out={tmp_path / f'{k}.npy'}", f"label={k}"])
+    dark, light = (np.load(tmp_path / f"{k}.npy").mean() for k in (0, 1))  # in [0, 1]
+    assert dark < 0.5 < light and light - dark > 0.25  # (G_ema, still catching up after 200 steps)
+    with pytest.raises(SystemExit, match="2"):
+        gan_sample([f"run={whole}", "num=4", f"out={tmp_path / 'x.npy'}", "label=2"])
     gan_eval([f"run={whole}", "num=64"])  # the JSD gauge asks D about each image with its label
     assert 0 <= json.loads((whole / "eval.json").read_text())["metrics"]["jsd_estimate"] <= math.log(2)
 

@@ -183,16 +183,26 @@ def latent(n: int, nz: int, device: torch.device, generator: torch.Generator | N
 
 @torch.no_grad()
 def generate(
-    G: torch.nn.Module, nz: int, num: int, seed: int, device: torch.device, batch: int = 1024
+    G: torch.nn.Module,
+    nz: int,
+    num: int,
+    seed: int,
+    device: torch.device,
+    batch: int = 1024,
+    label: tuple[int, int] | None = None,
 ) -> Tensor:
-    """num samples from G in eval mode, from a seeded generator of their own (the global RNG is untouched)."""
+    """num samples from G in eval mode, from a seeded generator of their own (the global RNG is untouched).
+    label=(k, K): every sample of class k of a model.latent_classes=K G (the dataset's label k when the run
+    is conditional)."""
     was_training = G.training
     G.eval()
     gen = torch.Generator().manual_seed(seed)
-    chunks = [
-        G(latent(min(batch, num - i), nz, torch.device("cpu"), gen).to(device)).float().cpu()
-        for i in range(0, num, batch)
-    ]
+    chunks = []
+    for i in range(0, num, batch):
+        z = latent(min(batch, num - i), nz, torch.device("cpu"), gen)
+        if label is not None:  # (class, classes): z's first coordinate at the middle of that class's share
+            z[:, 0] = math.sqrt(2) * torch.erfinv(torch.tensor(2 * (label[0] + 0.5) / label[1] - 1))
+        chunks.append(G(z.to(device)).float().cpu())
     G.train(was_training)
     return torch.cat(chunks)
 
