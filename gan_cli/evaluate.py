@@ -30,7 +30,7 @@ from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.losses import build_loss
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
-from gan_cli.nets import build_models, class_of, generate, latent, projection
+from gan_cli.nets import build_models, generate, latent, projection
 from gan_cli.rejection import THRESHOLD_QUANTILE, load_ratio, rejection_sample
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
@@ -85,7 +85,7 @@ def evaluate(
         D.eval()  # no batch-norm statistics are updated
         if y_real is not None:  # a conditional D judges each image with its label (fake: the class z picked)
             z = latent(n, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(seed + 2))
-            y_fake = class_of(z, cfg.model.latent_classes)  # the z that generate() drew (n <= its batch)
+            y_fake = G.classes_of(z)  # the z that generate() drew (n <= its batch)
             logits = D(real.to(device), y_real.to(device)), D(fake.to(device), y_fake.to(device))
         else:
             logits = D(real.to(device)), D(fake.to(device))

@@ -108,7 +108,7 @@ def sample(args: SampleConfig) -> Path:
         fake, acceptance = rejection_sample(G, ratio, cfg.model.nz, args.num, args.seed, device)
         print(f"rejection sampling: kept {acceptance:.2%} of G's samples")
     else:
-        label = (args.label, classes) if args.label >= 0 else None
+        label = args.label if args.label >= 0 else None
         fake = generate(G, cfg.model.nz, args.num, args.seed, device, args.batch, label)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from gan_cli.ema import make_ema, update_ema
 from gan_cli.errors import ConfigError, UserError, report
 from gan_cli.evaluate import evaluate
 from gan_cli.losses import GANLoss, build_loss, mode_seeking
-from gan_cli.nets import CategoricalLatent, build_models, class_of, info_head, latent, projection
+from gan_cli.nets import CategoricalLatent, build_models, info_head, latent, projection
 from gan_cli.optim import apply_schedule, build_optimizers
 from gan_cli.penalties import GradientPenalty
 from gan_cli.precision import Precision
@@ -117,7 +117,7 @@ def gan_step(
         z = latent(shard, nz, device)
         if ms and classes:  # MSGAN's pairs (first half, second half) share their class
             z[shard // 2 : 2 * (shard // 2), 0] = z[: shard // 2, 0]
-        y_fake = class_of(z, classes) if conditional else None
+        y_fake = G.classes_of(z) if conditional else None
         with prec.autocast():
             with torch.set_grad_enabled(k == tc.d_steps - 1):
                 fake = G_train(z)  # the last one is reused by the generator update, as in the DCGAN example
@@ -285,6 +285,8 @@ def train(
     if cfg.model.conditional:
         check_labels(data, cfg)
     G, D = build_models(cfg.model, data.shape)
+    if cfg.model.conditional:  # generated labels in the dataset's proportions
+        G.set_class_counts(torch.bincount(data.labels, minlength=cfg.model.latent_classes))
     G, D = G.to(device), D.to(device)
     if tc.channels_last and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast convolution layout
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)

@@ -417,14 +417,14 @@ def test_info_continuous_codes_known_loss_and_keys(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def _two_class_folder(root, n: int = 32) -> None:
+def _two_class_folder(root, n: int = 32, n_light: int | None = None) -> None:
     """A labelled image folder: class `dark` (pixels near 40) and class `light` (near 215), 8x8 grey."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for name, level in [("dark", 40), ("light", 215)]:
+    for name, level, count in [("dark", 40, n), ("light", 215, n if n_light is None else n_light)]:
         (root / name).mkdir(parents=True)
-        for i in range(n):
+        for i in range(count):
             pixels = np.clip(level + rng.normal(0, 20, (8, 8)), 0, 255).astype(np.uint8)
             Image.fromarray(pixels, "L").save(root / name / f"{i}.png")
 
@@ -455,7 +455,7 @@ def test_projection_discriminator_known_values():
 
 def test_conditional_gan_draws_each_class_from_its_label_and_resumes_exactly(tmp_path):
     from gan_cli.evaluate import main as gan_eval
-    from gan_cli.nets import class_of, latent
+    from gan_cli.nets import latent
 
     _two_class_folder(tmp_path / "data")
     base = [
@@ -476,7 +476,7 @@ def test_conditional_gan_draws_each_class_from_its_label_and_resumes_exactly(tmp
     z = latent(400, cfg.nz, torch.device("cpu"), torch.Generator().manual_seed(1))
     with torch.no_grad():
         brightness = G.eval()(z).mean(dim=(1, 2, 3))
-    y = class_of(z, 2)  # label 0 = dark (-0.69 in [-1, 1]), 1 = light (+0.69)
+    y = G.classes_of(z)  # label 0 = dark (-0.69 in [-1, 1]), 1 = light (+0.69)
     assert brightness[y == 0].mean() < -0.3 and brightness[y == 1].mean() > 0.3
     half = tmp_path / "half"
     shutil.copytree(whole, half)
@@ -519,3 +519,28 @@ def test_conditional_refusals(tmp_path, override, key):
     with pytest.raises(ConfigError, match=key):
         train(make_cfg(cfg), tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+def test_conditional_classes_follow_the_dataset_shares(tmp_path):
+    from gan_cli.nets import CategoricalLatent, latent
+    from gan_cli.sample import load_run
+
+    G, _ = build_models(group_cfg(ModelConfig, "mlp", nz=3, latent_classes=3, conditional=True), (2,))
+    assert isinstance(G, CategoricalLatent) and "cdf" in G.state_dict()
+    G.set_class_counts(torch.tensor([6, 3, 1]))
+    z = latent(200_000, 3, torch.device("cpu"), torch.Generator().manual_seed(0))
+    shares = torch.bincount(G.classes_of(z), minlength=3) / 200_000
+    assert torch.allclose(shares, torch.tensor([0.6, 0.3, 0.1]), atol=0.004)
+    picks = G.classes_of(torch.tensor([[G.z0_of(k), 0.0, 0.0] for k in range(3)]))
+    assert picks.tolist() == [0, 1, 2]
+    plain, _ = build_models(group_cfg(ModelConfig, "mlp", nz=3, latent_classes=3), (2,))
+    assert "cdf" not in plain.state_dict()  # unconditional: uniform, as before
+    with pytest.raises(ValueError):
+        plain.set_class_counts(torch.tensor([1, 1, 1]))
+    # training sets the shares from the labels (48 dark, 16 light) and the run keeps them
+    _two_class_folder(tmp_path / "data", n=48, n_light=16)
+    cfg = [*FAST, "dataset=folder", f"dataset.root={tmp_path / 'data'}", "dataset.image_size=8"]
+    cfg += ["dataset.channels=1", *SMALL_DCGAN, "model.latent_classes=2", "model.conditional=true"]
+    train(make_cfg(cfg), tmp_path / "run")
+    G_ema, *_ = load_run(tmp_path / "run", torch.device("cpu"))
+    assert torch.allclose(G_ema.cdf, torch.tensor([0.75, 1.0]))

@@ -33,11 +33,14 @@ class Packed(nn.Module):
         return self(x.repeat_interleave(self.pac, dim=0))
 
 
-def category(z0: Tensor, classes: int) -> Tensor:
-    """The class [N] (long) that z0 ~ N(0, 1) picks, uniformly: floor(Phi(z0) * classes), Phi the normal
-    CDF. Fixed z gives fixed classes (sample grids, seeds)."""
+def category(z0: Tensor, classes: int, cdf: Tensor | None = None) -> Tensor:
+    """The class [N] (long) that z0 ~ N(0, 1) picks: floor(Phi(z0) * classes), Phi the normal CDF, so
+    uniformly; with `cdf` (the cumulative class shares [classes]), class k when cdf[k-1] <= Phi(z0) < cdf[k].
+    Fixed z gives fixed classes (sample grids, seeds)."""
     u = 0.5 * (1 + torch.erf(z0.float() / math.sqrt(2)))
-    return (u * classes).long().clamp_(0, classes - 1)
+    if cdf is None:
+        return (u * classes).long().clamp_(0, classes - 1)
+    return torch.searchsorted(cdf.to(u.device), u.contiguous(), right=True).clamp_(0, classes - 1)
 
 
 def categorical(z0: Tensor, classes: int) -> Tensor:
@@ -48,14 +51,47 @@ def categorical(z0: Tensor, classes: int) -> Tensor:
 class CategoricalLatent(nn.Module):
     """model.latent_classes=K: z's first coordinate picks one of K classes (uniformly), which G receives
     one-hot in front of z's other nz - 1 coordinates, so G can switch between disconnected modes instead of
-    spreading samples between them. z stays N(0, I) of size nz: fixed noise and seeds work unchanged."""
+    spreading samples between them. z stays N(0, I) of size nz: fixed noise and seeds work unchanged.
 
-    def __init__(self, G: nn.Module, classes: int) -> None:
+    weighted=True (model.conditional): the classes are drawn in the dataset's proportions instead, kept
+    as a buffer `cdf` (cumulative shares, saved with G) that set_class_counts() fills from the labels."""
+
+    def __init__(self, G: nn.Module, classes: int, weighted: bool = False) -> None:
         super().__init__()
         self.G, self.classes = G, classes
+        self.cdf: Tensor | None
+        if weighted:
+            self.register_buffer("cdf", torch.arange(1, classes + 1, dtype=torch.float32) / classes)
+        else:
+            self.cdf = None
+
+    @torch.no_grad()
+    def set_class_counts(self, counts: Tensor) -> None:
+        """Draw class k in proportion to counts[k] (the dataset's labels)."""
+        if self.cdf is None:
+            raise ValueError("this G draws its classes uniformly (weighted=False)")
+        cdf = counts.double().cumsum(0) / counts.sum()
+        self.cdf.copy_(cdf.float())
+        self.cdf[-1] = 1.0
+
+    def classes_of(self, z: Tensor) -> Tensor:
+        """The class [N] that each latent vector picks."""
+        return category(z[:, 0], self.classes, self.cdf)
+
+    def z0_of(self, k: int) -> float:
+        """A first latent coordinate that picks class k: the middle of its share of Phi's range."""
+        cdf = (
+            self.cdf.cpu().double()
+            if self.cdf is not None
+            else torch.arange(1, self.classes + 1) / self.classes
+        )
+        lo = float(cdf[k - 1]) if k else 0.0
+        u = torch.tensor((lo + float(cdf[k])) / 2, dtype=torch.float64)
+        return float(math.sqrt(2) * torch.erfinv(2 * u - 1))
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.G(torch.cat([categorical(z[:, 0], self.classes).to(z.dtype), z[:, 1:]], dim=1))
+        onehot = F.one_hot(self.classes_of(z), self.classes).to(z.dtype)
+        return self.G(torch.cat([onehot, z[:, 1:]], dim=1))
 
 
 class InfoHead(nn.Module):
@@ -107,7 +143,8 @@ class Projection(nn.Module):
     """A class-conditional GAN with a projection discriminator (Miyato and Koyama 2018), model.conditional:
     D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi(x) the features D's last layer reads (flattened) and psi
     that layer. Real images bring their dataset labels; a generated image's label is the class its z picked
-    (model.latent_classes, which G receives one-hot), so G's class k learns the dataset's class k. D judges
+    (model.latent_classes, which G receives one-hot, drawn in the dataset's proportions), so G's class k
+    learns the dataset's class k. D judges
     each image against its label: an image of the wrong class, or a class drawn in too few ways, is fake."""
 
     def __init__(self, D: nn.Module, classes: int) -> None:
@@ -142,11 +179,6 @@ def projection(D: nn.Module) -> Projection | None:
     return D if isinstance(D, Projection) else None
 
 
-def class_of(z: Tensor, classes: int) -> Tensor:
-    """The class [N] that each latent vector of a model.latent_classes G picks."""
-    return category(z[:, 0], classes)
-
-
 def info_head(D: nn.Module) -> InfoHead | None:
     """D's InfoGAN head (model.info_weight > 0), packed or not; None without one."""
     D = D.D if isinstance(D, Packed) else D
@@ -168,7 +200,8 @@ def build_models(cfg, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         D = Projection(D, classes)
     if pac > 1:
         D = Packed(D, pac)
-    return (CategoricalLatent(G, classes) if classes else G), D
+    weighted = bool(cfg.get("conditional", False))  # classes in the dataset's shares (set by train)
+    return (CategoricalLatent(G, classes, weighted) if classes else G), D
 
 
 def single(D: nn.Module, x: Tensor) -> Tensor:
@@ -189,19 +222,19 @@ def generate(
     seed: int,
     device: torch.device,
     batch: int = 1024,
-    label: tuple[int, int] | None = None,
+    label: int | None = None,
 ) -> Tensor:
     """num samples from G in eval mode, from a seeded generator of their own (the global RNG is untouched).
-    label=(k, K): every sample of class k of a model.latent_classes=K G (the dataset's label k when the run
-    is conditional)."""
+    label=k: every sample of class k of a model.latent_classes G (a CategoricalLatent; the dataset's label k
+    when the run is conditional)."""
     was_training = G.training
     G.eval()
     gen = torch.Generator().manual_seed(seed)
     chunks = []
     for i in range(0, num, batch):
         z = latent(min(batch, num - i), nz, torch.device("cpu"), gen)
-        if label is not None:  # (class, classes): z's first coordinate at the middle of that class's share
-            z[:, 0] = math.sqrt(2) * torch.erfinv(torch.tensor(2 * (label[0] + 0.5) / label[1] - 1))
+        if label is not None:  # z's first coordinate in the middle of that class's share
+            z[:, 0] = G.z0_of(label)
         chunks.append(G(z.to(device)).float().cpu())
     G.train(was_training)
     return torch.cat(chunks)
@@ -217,7 +250,6 @@ __all__ = [
     "Projection",
     "build_models",
     "categorical",
-    "class_of",
     "generate",
     "latent",
     "projection",
