@@ -35,10 +35,10 @@ ROWS: dict[str, tuple[list[str], str, str]] = {
     "grid25": (["experiment=grid25"], "points", "the preset"),
     "digits": ([], "image", "the default job (`make train`)"),
     "digits train.precision=bf16": (["train.precision=bf16"], "image", "the default job in bf16"),
-    "digits model.latent_classes=10 model.nz=8": (
-        ["model.latent_classes=10", "model.nz=8"],
+    "digits unconditional": (
+        ["model.conditional=false", "model.latent_classes=0", "model.nz=100", "loss.mode_seeking=0"],
         "image",
-        "the default job, z = a 10-way class + 7 Gaussian coordinates",
+        "the default job without labels: the previous default, an unconditional DCGAN with R1",
     ),
 }
 for _loss in LOSSES:
