@@ -270,7 +270,8 @@ def check(cfg: Any) -> None:
         m.conditional,
         "A conditional GAN draws each generated image's label as the class its z picks, so it needs "
         "model.latent_classes set to the dataset's number of classes (for example model.latent_classes=10 "
-        "for digits); it cannot be combined with model.pac > 1 or model.info_weight > 0.",
+        "for digits). It cannot be combined with model.pac > 1 or model.info_weight > 0: to use those, add "
+        "model.conditional=false (the digits dataset turns it on: its default job is conditional).",
     )
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")

@@ -266,4 +266,4 @@ def test_bf16_dcgan_with_channels_last(tmp_path):
     out, _ = run(tmp_path, ["train.precision=bf16", "train.channels_last=true", *SMALL_DCGAN])
     _, state, _ = assert_complete_run(out)
     assert all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
-    assert state["G"]["main.0.weight"].dtype == torch.float32  # weights stay fp32 under autocast
+    assert state["G"]["G.main.0.weight"].dtype == torch.float32  # fp32 weights under autocast

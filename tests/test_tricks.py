@@ -139,7 +139,8 @@ def test_heat_map_shows_d_minus_dstar_for_log_losses(tmp_path):
 
 def test_pac_runs_end_to_end_on_images(tmp_path):
     out = tmp_path / "img"
-    train(make_cfg([*FAST, *SMALL_DCGAN, "model.pac=2", "loss=ragan", "train.eval_every=3"]), out)
+    cfg = [*FAST, *SMALL_DCGAN, "model.conditional=false", "model.pac=2", "loss=ragan", "train.eval_every=3"]
+    train(make_cfg(cfg), out)
     assert (out / "checkpoints" / "last.pt").is_file()
 
 
