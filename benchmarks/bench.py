@@ -29,8 +29,13 @@ WORKLOADS = {
         ["dataset=fake", "model=dcgan", "dataset.image_size=64", "dataset.channels=3", "train.batch_size=64"],
         40,
     ),
-    # the default job's networks and loss; its R1 (digits only) is left out so both loops do the same work
-    "digits default job": (["loss.r1_gamma=0"], 300),
+    # the 16x16 unconditional DCGAN on the digits (the default job before it became conditional), without
+    # R1 or mode seeking, so that both loops do the same work
+    "digits default job": (
+        ["model.conditional=false", "model.latent_classes=0", "model.nz=100", "model.ngf=64"]
+        + ["loss.r1_gamma=0", "loss.mode_seeking=0"],
+        300,
+    ),
     "mlp grid": (["dataset=grid", "model=mlp"], 600),
 }
 VARIANTS = ("reference fp32", "gan-cli fp32", "gan-cli bf16")
