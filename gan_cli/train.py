@@ -282,10 +282,11 @@ def train(
 
     # Components, all built by name from the registries.
     data = DATASETS.build(cfg.dataset, tc.seed, device)
-    if cfg.model.conditional:
+    conditional = bool(cfg.model.get("conditional", False))  # (runs saved before the key: False)
+    if conditional:
         check_labels(data, cfg)
     G, D = build_models(cfg.model, data.shape)
-    if cfg.model.conditional:  # generated labels in the dataset's proportions
+    if conditional:  # generated labels in the dataset's proportions
         G.set_class_counts(torch.bincount(data.labels, minlength=cfg.model.latent_classes))
     G, D = G.to(device), D.to(device)
     if tc.channels_last and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast convolution layout
