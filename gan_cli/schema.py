@@ -53,6 +53,7 @@ class ModelConfig:
     info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
     info_continuous: int = 0  # InfoGAN: Q also reads this many of z's continuous coordinates (0 = none)
     conditional: bool = False  # class-conditional GAN (projection D): G's class k = dataset label k
+    g_class_norm: bool = False  # dcgan: G's batch norms scale and shift per latent class (conditional BN)
     d_fourier: int = 0  # mlp: random Fourier features [sin, cos](xB) at D's input, this many (0 = off)
     d_fourier_scale: float = 1.0  # mlp: std of B's entries (frequencies, in radians per data unit)
     pac: int = 1  # PacGAN: D judges this many samples at once (1 = off); train.batch_size must be a multiple
@@ -248,6 +249,14 @@ def check(cfg: Any) -> None:
         "model.d_mbstd",
         m.d_mbstd,
         "It belongs to the dcgan model's discriminator; leave it at 0 with other models.",
+    )
+    _require(
+        not m.g_class_norm or (m.name == "dcgan" and m.latent_classes),
+        "model.g_class_norm",
+        m.g_class_norm,
+        "Conditional batch norm reads the class that z picks, so it needs model=dcgan and "
+        "model.latent_classes > 0 (for example model.latent_classes=10); otherwise set "
+        "model.g_class_norm=false.",
     )
     _require(m.info_weight >= 0, "model.info_weight", m.info_weight, "It must be 0 (off) or positive.")
     _require(

@@ -545,3 +545,49 @@ def test_conditional_classes_follow_the_dataset_shares(tmp_path):
     train(make_cfg(cfg), tmp_path / "run")
     G_ema, *_ = load_run(tmp_path / "run", torch.device("cpu"))
     assert torch.allclose(G_ema.cdf, torch.tensor([0.75, 1.0]))
+
+
+def test_class_batch_norm_known_values_and_g_class_norm(tmp_path):
+    from gan_cli.nets import latent
+    from gan_cli.nets.dcgan import ClassBatchNorm2d
+
+    bn = ClassBatchNorm2d(2, 3)
+    x = torch.randn(6, 2, 3, 3, generator=torch.Generator().manual_seed(0))
+    y = nn.functional.one_hot(torch.tensor([0, 1, 2, 0, 1, 2]), 3).float()
+    plain = nn.functional.batch_norm(x, None, None, training=True)
+    with torch.no_grad():
+        bn.scale.weight.zero_()
+        bn.shift.weight.zero_()
+        assert torch.allclose(bn(x, y), plain, atol=1e-6)  # W = 0: plain batch norm
+        bn.scale.weight[:, 1] = torch.tensor([1.0, -0.5])  # class 1: channel 0 doubled, channel 1 halved
+        bn.shift.weight[:, 2] = torch.tensor([3.0, 0.0])  # class 2: channel 0 shifted by 3
+        out = bn(x, y)
+    want = plain.clone()
+    want[[1, 4], 0] *= 2
+    want[[1, 4], 1] *= 0.5
+    want[[2, 5], 0] += 3
+    assert torch.allclose(out, want, atol=1e-5)
+
+    over = [*SMALL_DCGAN, "dataset=fake", "model.latent_classes=3", "model.g_class_norm=true"]
+    G, _ = build_models(make_cfg(over).model, (1, 16, 16))  # 16x16: two batch norms
+    norms = [m for m in G.modules() if isinstance(m, ClassBatchNorm2d)]
+    assert len(norms) == 2 and not any(isinstance(m, nn.BatchNorm2d) and m.affine for m in G.modules())
+    with torch.no_grad():  # a shift of class 1 in the last norm changes class 1's images, no other's
+        z = latent(12, G.G.nz - 3 + 1, torch.device("cpu"), torch.Generator().manual_seed(0))
+        before = G.eval()(z)
+        norms[-1].shift.weight[:, 1] += 1.0
+        changed = (G(z) - before).abs().amax(dim=(1, 2, 3)) > 1e-6
+    assert changed.tolist() == (G.classes_of(z) == 1).tolist() and changed.any() and not changed.all()
+
+    run = [*FAST, *over, "train.steps=6", "train.ckpt_every=3"]
+    whole = tmp_path / "whole"
+    train(make_cfg(run), whole)
+    state = checkpoint.load(whole / "checkpoints" / "last.pt")
+    half = tmp_path / "half"
+    shutil.copytree(whole, half)
+    shutil.copy(half / "checkpoints" / "step_000003.pt", half / "checkpoints" / "last.pt")
+    train(make_cfg([*run, f"resume={half}"]), tmp_path / "unused")
+    assert_same(state, checkpoint.load(half / "checkpoints" / "last.pt"))
+    for bad in (["model.latent_classes=0"], [*RING, "model.latent_classes=3"]):
+        with pytest.raises(ConfigError, match="model.g_class_norm"):
+            train(make_cfg([*FAST, *over, *bad]), tmp_path / "bad")

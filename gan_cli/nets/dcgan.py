@@ -37,25 +37,49 @@ def weights_init(m: nn.Module) -> None:
         nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d | nn.GroupNorm):
+    elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d | nn.GroupNorm) and m.weight is not None:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
 
-class DCGANGenerator(nn.Module):
-    def __init__(self, nz: int, ngf: int, nc: int, n: int) -> None:
+class ClassBatchNorm2d(nn.Module):
+    """Conditional batch norm (de Vries et al. 2017; the generators of Miyato & Koyama 2018 and BigGAN):
+    batch statistics shared by all classes, then a scale 1 + y W_g and a shift y W_b of each class's own,
+    y the one-hot class [N, classes]. Both W start near 0 (weights_init), that is, at plain batch norm."""
+
+    def __init__(self, channels: int, classes: int) -> None:
         super().__init__()
-        self.nz = nz
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Linear(classes, channels, bias=False)
+        self.shift = nn.Linear(classes, channels, bias=False)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        y = y.to(x.dtype)
+        gamma = 1 + self.scale(y)
+        return self.norm(x) * gamma[:, :, None, None] + self.shift(y)[:, :, None, None]
+
+
+class DCGANGenerator(nn.Module):
+    """classes=K (model.g_class_norm): z's first K coordinates are a one-hot class (a CategoricalLatent in
+    front), which every batch norm also reads (ClassBatchNorm2d), not only the first layer."""
+
+    def __init__(self, nz: int, ngf: int, nc: int, n: int, classes: int = 0) -> None:
+        super().__init__()
+        self.nz, self.classes = nz, classes
+
+        def norm(channels: int) -> nn.Module:
+            return ClassBatchNorm2d(channels, classes) if classes else nn.BatchNorm2d(channels)
+
         width = ngf * 2 ** (n - 1)
         layers: list[nn.Module] = [  # z [N, nz, 1, 1] -> [N, width, 4, 4]
             ConvTranspose2d(nz, width, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(width),
+            norm(width),
             nn.ReLU(True),
         ]
         for _ in range(n - 1):  # doubles the size, halves the width
             layers += [
                 ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width // 2),
+                norm(width // 2),
                 nn.ReLU(True),
             ]
             width //= 2
@@ -63,7 +87,13 @@ class DCGANGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, nc, S, S]
-        return self.main(z.view(z.shape[0], self.nz, 1, 1))
+        x = z.view(z.shape[0], self.nz, 1, 1)
+        if not self.classes:
+            return self.main(x)
+        y = z[:, : self.classes]
+        for layer in self.main:
+            x = layer(x, y) if isinstance(layer, ClassBatchNorm2d) else layer(x)
+        return x
 
 
 class MinibatchStd(nn.Module):
@@ -165,6 +195,11 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
         )
     nc, size = shape[0], shape[1]
     if size == 28:
+        if cfg.get("g_class_norm", False):
+            raise ConfigError(
+                "model.g_class_norm belongs to the 4 * 2^n DCGAN generator; the 28x28 networks (seed 004's) "
+                "do not have it: leave model.g_class_norm=false or use dataset.image_size=32."
+            )
         if cfg.get("d_mbstd", 0):
             raise ConfigError(
                 "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 networks (seed 004's) "
@@ -179,8 +214,9 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
                 "Use 28 or 4 * 2^n: 8, 16, 32, 64, 128, 256."
             )
         mbstd = int(cfg.get("d_mbstd", 0))
+        classes = int(cfg.get("latent_classes", 0)) if cfg.get("g_class_norm", False) else 0
         G, D = (
-            DCGANGenerator(cfg.nz, cfg.ngf, nc, n),
+            DCGANGenerator(cfg.nz, cfg.ngf, nc, n, classes),
             DCGANDiscriminator(cfg.ndf, nc * pac, n, cfg.d_norm, mbstd),
         )
     G.apply(weights_init)
