@@ -172,6 +172,20 @@ def _require(ok: bool, key: str, value: Any, why: str) -> None:
         raise ConfigError(f"invalid value for {key}: {value!r}. {why}")
 
 
+def unused(cfg: Any) -> list[str]:
+    """Keys that are set but have no effect with the rest of the config (train logs them as warnings).
+    A dataset's recipe may set them (digits turns on model.g_class_norm), so they are not refused: `gan-train
+    model=mlp` on the digits must still work."""
+    m, notes = cfg.model, []
+    if m.get("g_class_norm", False) and (m.name != "dcgan" or not m.latent_classes):
+        why = f"model={m.name}" if m.name != "dcgan" else "model.latent_classes=0"
+        notes.append(
+            f"model.g_class_norm=true has no effect with {why}: conditional batch norm belongs to the dcgan "
+            "generator and reads the class that z picks (model.latent_classes > 0)."
+        )
+    return notes
+
+
 def check(cfg: Any) -> None:
     """Refuse values that are well-typed but meaningless; each message names the key and what to do."""
     t, o, d, m, lo = cfg.train, cfg.optimizer, cfg.dataset, cfg.model, cfg.loss
@@ -249,14 +263,6 @@ def check(cfg: Any) -> None:
         "model.d_mbstd",
         m.d_mbstd,
         "It belongs to the dcgan model's discriminator; leave it at 0 with other models.",
-    )
-    _require(
-        not m.g_class_norm or (m.name == "dcgan" and m.latent_classes),
-        "model.g_class_norm",
-        m.g_class_norm,
-        "Conditional batch norm reads the class that z picks, so it needs model=dcgan and "
-        "model.latent_classes > 0 (for example model.latent_classes=10); otherwise set "
-        "model.g_class_norm=false.",
     )
     _require(m.info_weight >= 0, "model.info_weight", m.info_weight, "It must be 0 (off) or positive.")
     _require(

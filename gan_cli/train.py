@@ -247,6 +247,9 @@ def train(
     if cfg.resume:
         cfg, resumed, out_dir = resume_config(cfg, overrides)
     schema.check(cfg)
+    if d.main:
+        for note in schema.unused(cfg):
+            log.warning(note)
     tc = cfg.train
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
