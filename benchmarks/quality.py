@@ -36,7 +36,8 @@ ROWS: dict[str, tuple[list[str], str, str]] = {
     "digits": ([], "image", "the default job (`make train`)"),
     "digits train.precision=bf16": (["train.precision=bf16"], "image", "the default job in bf16"),
     "digits unconditional": (
-        ["model.conditional=false", "model.latent_classes=0", "model.nz=100", "loss.mode_seeking=0"],
+        ["model.conditional=false", "model.latent_classes=0", "model.g_class_norm=false", "model.nz=100"]
+        + ["loss.mode_seeking=0", "optimizer.betas=[0.5,0.999]", "train.steps=6000"],
         "image",
         "the default job without labels: the previous default, an unconditional DCGAN with R1",
     ),

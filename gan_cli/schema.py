@@ -102,7 +102,7 @@ class TrainConfig:
     keep_ckpts: int = 3  # step_*.pt files kept beside last.pt (0 = last.pt only)
     num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
     ema: bool = True  # keep an exponential moving average of G's weights for samples
-    ema_decay: float = 0.999
+    ema_decay: float = 0.999  # the smaller of this and the warm-up (1 + step) / (10 + step) is used
     threads: int = 0  # CPU threads for torch (0 = torch's default)
     precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the forward passes (fp16 adds a GradScaler)
     channels_last: bool = True  # NHWC memory for convolutional models (faster with oneDNN and cuDNN)
