@@ -172,16 +172,21 @@ def _require(ok: bool, key: str, value: Any, why: str) -> None:
         raise ConfigError(f"invalid value for {key}: {value!r}. {why}")
 
 
-def unused(cfg: Any) -> list[str]:
-    """Keys that are set but have no effect with the rest of the config (train logs them as warnings).
-    A dataset's recipe may set them (digits turns on model.g_class_norm), so they are not refused: `gan-train
-    model=mlp` on the digits must still work."""
+def unused(cfg: Any, shape: tuple[int, ...]) -> list[str]:
+    """Keys that are set but have no effect with the rest of the config and the data's shape (train logs
+    them as warnings). A dataset's recipe may set them (digits turns on model.g_class_norm), so they are not
+    refused: `gan-train model=mlp` on the digits must still work."""
     m, notes = cfg.model, []
     if m.get("g_class_norm", False) and (m.name != "dcgan" or not m.latent_classes):
         why = f"model={m.name}" if m.name != "dcgan" else "model.latent_classes=0"
         notes.append(
             f"model.g_class_norm=true has no effect with {why}: conditional batch norm belongs to the dcgan "
             "generator and reads the class that z picks (model.latent_classes > 0)."
+        )
+    elif m.get("g_class_norm", False) and len(shape) == 3 and shape[1] == 28:
+        notes.append(
+            "model.g_class_norm=true has no effect at 28x28: the 28x28 networks (seed 004's) have no "
+            "conditional batch norm (dataset.image_size=32 uses the 4 * 2^n DCGAN, which has)."
         )
     return notes
 

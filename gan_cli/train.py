@@ -247,9 +247,6 @@ def train(
     if cfg.resume:
         cfg, resumed, out_dir = resume_config(cfg, overrides)
     schema.check(cfg)
-    if d.main:
-        for note in schema.unused(cfg):
-            log.warning(note)
     tc = cfg.train
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
@@ -288,6 +285,9 @@ def train(
     conditional = bool(cfg.model.get("conditional", False))  # (runs saved before the key: False)
     if conditional:
         check_labels(data, cfg)
+    if d.main:
+        for note in schema.unused(cfg, data.shape):
+            log.warning(note)
     G, D = build_models(cfg.model, data.shape)
     if conditional:  # generated labels in the dataset's proportions
         G.set_class_counts(torch.bincount(data.labels, minlength=cfg.model.latent_classes))

@@ -592,10 +592,12 @@ def test_class_batch_norm_known_values_and_g_class_norm(tmp_path):
     # on the digits) but named in a warning, and the networks are the plain ones
     from gan_cli import schema
 
-    assert schema.unused(make_cfg(over)) == []
-    for other, why in ((["model.latent_classes=0"], "model.latent_classes=0"), (RING, "model=mlp")):
-        (note,) = schema.unused(make_cfg([*over, *other]))
-        assert note.startswith("model.g_class_norm=true has no effect with " + why)
+    assert schema.unused(make_cfg(over), (1, 16, 16)) == []
+    for other, why in ((["model.latent_classes=0"], "with model.latent_classes=0"), (RING, "with model=mlp")):
+        (note,) = schema.unused(make_cfg([*over, *other]), (1, 16, 16))
+        assert note.startswith("model.g_class_norm=true has no effect " + why)
+    (note,) = schema.unused(make_cfg(over), (1, 28, 28))
+    assert note.startswith("model.g_class_norm=true has no effect at 28x28")
     for other, shape in ((["model.latent_classes=0"], (1, 16, 16)), ([], (1, 28, 28))):
         G, _ = build_models(make_cfg([*over, *other]).model, shape)
         assert not any(isinstance(m, ClassBatchNorm2d) for m in G.modules())

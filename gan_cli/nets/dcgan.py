@@ -6,16 +6,12 @@ Sizes 4 * 2^n (8, 16, 32, 64, ...) follow the classic PyTorch DCGAN example, whi
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from torch import Tensor, nn
 
 from gan_cli.errors import ConfigError
 from gan_cli.nets import MODELS
 from gan_cli.nets.conv import Conv2d, ConvTranspose2d
-
-log = logging.getLogger(__name__)
 
 
 def _upsamplings(size: int) -> int | None:
@@ -199,11 +195,6 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
         )
     nc, size = shape[0], shape[1]
     if size == 28:
-        if cfg.get("g_class_norm", False) and cfg.get("latent_classes", 0):
-            log.warning(
-                "model.g_class_norm=true has no effect at 28x28: the 28x28 networks (seed 004's) have no "
-                "conditional batch norm (dataset.image_size=32 uses the 4 * 2^n DCGAN, which has)."
-            )
         if cfg.get("d_mbstd", 0):
             raise ConfigError(
                 "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 networks (seed 004's) "
