@@ -6,7 +6,9 @@ and write the table to QUALITY.md (and the raw numbers to benchmarks/quality.jso
     python -m benchmarks.quality --seeds 1 --jobs 2
 
 Every number comes from `gan-train` and `gan-eval` run as a user would run them (subprocesses, installed
-console scripts); nothing is copied by hand. Runs go to outputs/quality/ROW/seedN.
+console scripts); nothing is copied by hand. Runs go to outputs/quality/ROW/seedN. Rows not measured by
+this call keep their published results (benchmarks/quality.json) while gan-train's config for them is
+unchanged, so `--only ROW` in a fresh clone updates ROW and leaves the rest of the table as it was.
 """
 
 from __future__ import annotations
@@ -137,6 +139,26 @@ def same_run(cached: dict | None, today: dict, defaults: dict | None = None) -> 
     return all(key in today for key in cached)
 
 
+def published(path: Path, asked: set[str], have: set[tuple[str, int]]) -> list[dict]:
+    """The published results (benchmarks/quality.json) of rows this call did not measure, so that `--only`
+    in a fresh clone (no outputs/quality) updates its rows and keeps the others; only those whose config is
+    still what gan-train runs today (a run of a config changed since is dropped, not shown as current)."""
+    if not path.is_file():
+        return []
+    kept = []
+    for r in json.loads(path.read_text()):
+        row, seed = r.get("row"), r.get("seed")
+        if row not in ROWS or row in asked or (row, seed) in have or "error" in r:
+            continue
+        if same_run(r.get("config"), composed(ROWS[row][0], seed)):  # (overrides may be spelt otherwise)
+            kept.append(r)
+        else:
+            print(
+                f"dropped {row} seed {seed} from the table: gan-train's config has changed since", flush=True
+            )
+    return kept
+
+
 def mean_std(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -243,8 +265,9 @@ def main(argv: list[str] | None = None) -> None:
         json.loads(p.read_text()) for p in sorted((ROOT / "outputs" / "quality").glob("*/seed*/eval.json"))
     ]
     results = [r for r in results if r.get("row") in ROWS]
-    rows = [row for row in ROWS if any(r["row"] == row for r in results)]
     json_path = ROOT / "benchmarks" / "quality.json"
+    results += published(json_path, asked=set(rows), have={(r["row"], r["seed"]) for r in results})
+    rows = [row for row in ROWS if any(r["row"] == row for r in results)]
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     header = (
         "# Quality: the presets and the default job, measured\n\n"

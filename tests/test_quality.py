@@ -59,3 +59,30 @@ def test_a_cached_run_from_before_a_new_key_still_counts_when_the_key_is_at_its_
         {"train": {"steps": 10, "gone": 1}, "loss": {}}, {"train": {"steps": 10}, "loss": {}}, defaults
     )
     assert not same_run(None, {}, defaults)
+
+
+def test_only_keeps_the_published_rows_it_does_not_measure_while_their_config_is_unchanged(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from benchmarks import quality
+
+    today = {"ring8": {"model": {"pac": 2}}, "grid25": {"model": {"pac": 2}}, "ring8 loss=hinge": {"x": 1}}
+    monkeypatch.setattr(quality, "composed", lambda overrides, seed: today[" ".join(overrides)])
+    monkeypatch.setitem(quality.ROWS, "ring8", (["ring8"], "points", ""))
+    monkeypatch.setitem(quality.ROWS, "grid25", (["grid25"], "points", ""))
+    monkeypatch.setitem(quality.ROWS, "ring8 loss=hinge", (["ring8 loss=hinge"], "points", ""))
+    published = [
+        {"row": "ring8", "seed": 0, "config": {"model": {"pac": 2}}},  # unchanged: kept
+        {"row": "ring8", "seed": 1, "config": {"model": {"pac": 2}}},  # measured by this call: not kept
+        {"row": "grid25", "seed": 0, "config": {"model": {"pac": 4}}},  # config changed since: dropped
+        {"row": "ring8 loss=hinge", "seed": 0, "config": {"x": 1}},  # a row this call asked for
+        {"row": "ring8", "seed": 2, "error": "boom"},  # a failure is never carried over
+        {"row": "gone", "seed": 0, "config": {}},  # a row that no longer exists
+    ]
+    path = tmp_path / "quality.json"
+    path.write_text(json.dumps(published))
+    kept = quality.published(path, asked={"ring8 loss=hinge"}, have={("ring8", 1)})
+    assert [(r["row"], r["seed"]) for r in kept] == [("ring8", 0)]
+    assert quality.published(tmp_path / "missing.json", set(), set()) == []
