@@ -148,6 +148,11 @@ def _first_set(value: Any, default: Any) -> Any:
     return default if value in (None, "") else value
 
 
+def _times(value: Any, factor: Any) -> float:
+    """${gan_times:${optimizer.lr},0.5}: a key that follows another at a fixed ratio (digits' lr_d)."""
+    return float(value) * float(factor)
+
+
 def _hydra_subdir(resume: Any, now: str) -> str:
     return ".hydra" if resume in (None, "") else f".hydra/resume_{now}"
 
@@ -165,6 +170,7 @@ def register_schemas() -> None:
     # hydra.run.dir is the resumed run's own folder when resume= is given.
     OmegaConf.register_new_resolver("gan_first_set", _first_set, replace=True)
     OmegaConf.register_new_resolver("gan_hydra_subdir", _hydra_subdir, replace=True)
+    OmegaConf.register_new_resolver("gan_times", _times, replace=True)
 
 
 def _require(ok: bool, key: str, value: Any, why: str) -> None:

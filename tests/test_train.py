@@ -140,6 +140,15 @@ def test_optimizer_lr_sets_both_networks_and_betas_split(tmp_path):
     assert list(g["betas"]) == [0.5, 0.999] and list(d["betas"]) == [0.0, 0.9]
 
 
+def test_the_digits_recipe_s_d_rate_follows_optimizer_lr():
+    """digits sets D's rate to half of optimizer.lr: lr and its sweeps still move both networks."""
+    assert make_cfg([]).optimizer.lr_d == pytest.approx(1e-4)
+    assert make_cfg(["optimizer.lr=1e-3"]).optimizer.lr_d == pytest.approx(5e-4)
+    assert make_cfg(["optimizer.lr=1e-3", "optimizer.lr_d=3e-4"]).optimizer.lr_d == pytest.approx(3e-4)
+    assert make_cfg(["optimizer.lr_d=null"]).optimizer.lr_d is None  # the plain DCGAN: both at lr
+    assert make_cfg(["dataset=ring"]).optimizer.lr_d is None
+
+
 def test_d_steps_is_k_of_algorithm_1(tmp_path):
     out, summary = run(tmp_path, ["dataset=ring", "model=mlp", "train.d_steps=3", *SMALL_MLP])
     state = checkpoint.load(out / "checkpoints" / "last.pt")
