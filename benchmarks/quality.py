@@ -39,7 +39,7 @@ ROWS: dict[str, tuple[list[str], str, str]] = {
     "digits train.precision=bf16": (["train.precision=bf16"], "image", "the default job in bf16"),
     "digits unconditional": (
         ["model.conditional=false", "model.latent_classes=0", "model.g_class_norm=false", "model.nz=100"]
-        + ["loss.mode_seeking=0", "optimizer.betas=[0.5,0.999]", "train.steps=6000"],
+        + ["loss.mode_seeking=0", "optimizer.betas=[0.5,0.999]", "optimizer.lr_d=null", "train.steps=6000"],
         "image",
         "the default job without labels: the previous default, an unconditional DCGAN with R1",
     ),
@@ -93,8 +93,20 @@ def run_one(row: str, seed: int, threads: int, jobs: int = 1) -> dict:
     result.update(row=row, seed=seed, overrides=overrides, wall_time_sec=wall, summary=summary)
     result["config"] = composed(overrides, seed)
     result["parallel"] = f"{jobs} x {threads}"  # runs at a time x threads each
+    result["machine"] = machine()  # the minutes compare only between runs on one machine
     (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def machine() -> str:
+    """The CPU model (from /proc/cpuinfo where there is one), core count and torch version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), cpu)
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, CPU only"
 
 
 _HYDRA = threading.Lock()  # Hydra's compose API is global state: one thread at a time
@@ -236,6 +248,22 @@ def table(results: list[dict], rows: list[str]) -> str:
     return "\n".join(lines)
 
 
+def machines(results: list[dict], rows: list[str]) -> str:
+    """Which machine measured which rows: `--only` keeps rows measured earlier, maybe elsewhere."""
+    here = machine()
+    by: dict[str, list[str]] = {}
+    for row in rows:
+        for m in sorted({r.get("machine", "") for r in results if r["row"] == row and "error" not in r}):
+            if m != here:
+                by.setdefault(m or "not recorded (measured before runs kept it)", []).append(f"`{row}`")
+    text = f"Machine: {here}."
+    if by:
+        text += " Rows kept from earlier runs of `make quality` that were not measured on it, or not known "
+        text += "to be (minutes per run compare only within one machine): "
+        text += "; ".join(f"{m}: {', '.join(r)}" for m, r in by.items()) + "."
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -287,8 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         "half is in each eval.json) gives the features and class probabilities; the held-out half is the "
         "real side. Goals: all 10 classes present, classifier IS >= 90% of real data's, k-NN precision "
         "and recall (k=3) >= 0.85.\n\n"
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-        f"{torch.__version__}, CPU only.\n\n"
+        f"{machines(results, rows)}\n\n"
     )
     body = table(results, rows)
     Path(args.out).write_text(header + body + "\n")
