@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv with gan-cli (editable) and the dev tools
 
-train: $(STAMP) ## the main job: a class-conditional DCGAN on the bundled digits (2-core CPU: about 5 minutes)
+train: $(STAMP) ## the main job: a class-conditional DCGAN on the bundled digits (2-core CPU: 5 to 9 minutes)
 	$(BIN)/gan-train
 
 test: $(STAMP) ## the whole test suite (what CI runs)
