@@ -149,12 +149,6 @@ class Training:
     data: Any  # a Sampler
     z_fixed: torch.Tensor
     precision: Any = None  # a precision.Precision (its fp16 gradient scalers)
-    # What the step calls instead of G and D, sharing their parameters (not saved): the data-parallel
-    # wrappers and/or torch.compile's modules. D_frozen is the D of G's update (never a DDP wrapper).
-    G_train: nn.Module | None = None
-    D_train: nn.Module | None = None
-    D_frozen: nn.Module | None = None
-    augment: Any = None  # train.diffaug's transforms (gan_cli.augment.DiffAugment), applied to D's inputs
 
     def state_dict(self, step: int, config: dict) -> dict[str, Any]:
         """Tensors and plain containers only, so the file loads with weights_only=True."""

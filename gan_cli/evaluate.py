@@ -9,8 +9,6 @@ disk (inception=PATH, or in the torch hub cache). Log losses add the JSD gauge (
 discriminator rejection sampling keeps (as gan-sample draws them).
 
 The same metrics run during training every `train.eval_every` steps (TensorBoard, under `metrics/`).
-They draw their own samples with their own seeded generators, so evaluating never changes training (an
-evaluated run stays bit-for-bit resumable).
 """
 
 from __future__ import annotations
@@ -23,151 +21,17 @@ from typing import Any
 
 import torch
 from omegaconf import MISSING
-from torch import nn
 
-from gan_cli import metrics as M
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
-from gan_cli.losses import build_loss
-from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
-from gan_cli.nets import build_models, generate, latent, projection
-from gan_cli.rejection import THRESHOLD_QUANTILE, load_ratio, rejection_sample
+from gan_cli.evaluation import evaluate
+from gan_cli.files import write_json
+from gan_cli.hardware import resolve_device
+from gan_cli.metrics import PACGAN_SAMPLES
+from gan_cli.rejection import load_ratio
+from gan_cli.runs import load_run, raw_generator
 
 USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
-
-
-@torch.no_grad()
-def evaluate(
-    G_sample: nn.Module,
-    G: nn.Module,
-    D: nn.Module,
-    data: Any,
-    cfg: Any,
-    device: torch.device,
-    num: int = PACGAN_SAMPLES,
-    seed: int = 0,
-    inception: str | None = None,
-    how: dict[str, str] | None = None,
-    ratio: tuple[nn.Module, float] | None = None,
-) -> dict[str, Any]:
-    """Metrics for the run described by cfg: PacGAN's for 2-D mixtures, classifier (and Inception) metrics
-    for images, the JSD gauge for log losses. `how`, if given, receives how each number was computed."""
-    results: dict[str, Any] = {}
-    how = {} if how is None else how
-    if data.kind == "points":
-        fake = generate(G_sample, cfg.model.nz, num, seed, device)
-        results.update(mixture_metrics(fake, data.centers, data.std))
-        how["modes, high_quality, reverse_kl"] = (
-            f"PacGAN protocol (Lin et al. 2018, Table 1): {num} samples from G_ema (seed {seed}); "
-            f"high quality = within 3 std ({3 * data.std:g}) of the nearest of {len(data.centers)} modes; "
-            "reverse_kl = KL(mode histogram of the high-quality points || uniform)"
-        )
-        if ratio is not None:  # the run's rejection sampler (train.rejection_steps), as gan-sample uses it
-            kept, acceptance = rejection_sample(G_sample, ratio, cfg.model.nz, num, seed, device)
-            results["rejection"] = {**mixture_metrics(kept, data.centers, data.std), "acceptance": acceptance}
-            how["rejection"] = (
-                f"the same metrics on {num} samples of the same G kept by discriminator rejection sampling "
-                f"(Azadi et al. 2019): a discriminator fitted to the final G ({cfg.train.rejection_steps} "
-                "steps after training) keeps each candidate with probability min(1, exp(logit - M)), M its "
-                f"{THRESHOLD_QUANTILE:g} quantile; acceptance = samples kept / candidates drawn"
-            )
-    else:
-        fake = quantize(generate(G_sample, cfg.model.nz, num, seed, device))
-        results.update(image_metrics(fake, data, cfg, device, inception, how))
-    if build_loss(cfg.loss).estimates_probability:  # minimax, nonsaturating: the JSD gauge applies
-        gen = torch.Generator().manual_seed(seed + 1)
-        pac = int(cfg.model.get("pac", 1))
-        n = max(min(num, 1024) // pac * pac, pac)  # a packed D judges pac samples at once
-        cond = projection(D) is not None
-        real, y_real = data.sample_eval_labelled(n, gen) if cond else (data.sample_eval(n, gen), None)
-        fake = generate(G, cfg.model.nz, n, seed + 2, device)
-        was_training = D.training
-        D.eval()  # no batch-norm statistics are updated
-        if y_real is not None:  # a conditional D judges each image with its label (fake: the class z picked)
-            z = latent(n, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(seed + 2))
-            y_fake = G.classes_of(z)  # the z that generate() drew (n <= its batch)
-            logits = D(real.to(device), y_real.to(device)), D(fake.to(device), y_fake.to(device))
-        else:
-            logits = D(real.to(device)), D(fake.to(device))
-        results["jsd_estimate"] = jsd_estimate(logits[0].float(), logits[1].float())
-        D.train(was_training)
-        how["jsd_estimate"] = (
-            "(V(D, G) + log 4) / 2 with V = mean log D(x) + mean log(1 - D(G(z))) on fresh batches of up to "
-            "1024 real and generated samples (G and D in eval mode); equals JSD(p_data || p_g) at D = D*"
-        )
-    return results
-
-
-def quantize(images: torch.Tensor) -> torch.Tensor:
-    """Generated images as they would be saved: rounded to 8 bits, back in [-1, 1]."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
-
-
-def image_metrics(
-    fake: torch.Tensor, data: Any, cfg: Any, device: torch.device, inception: str | None, how: dict[str, str]
-) -> dict[str, Any]:
-    """Classifier-feature metrics against the held-out real images; FID/KID when Inception weights exist."""
-    from gan_cli.classifier import get_classifier, split
-    from gan_cli.inception import FID_WEIGHTS, InceptionFeatures, find_weights
-
-    weights = find_weights(inception)  # a wrong path is an error before anything is computed
-    results: dict[str, Any] = {}
-    if data.labels is None and weights is not None:  # unlabelled data: FID/KID only
-        ref = data.images.cpu()[split(len(data.images))[1]]
-    else:
-        clf = get_classifier(cfg.dataset.name, data.images, data.labels)
-        ref = clf.reference
-        results.update(classifier_metrics(clf, fake, cfg.dataset.name, how))
-    if weights is None:
-        how["fid, kid"] = (
-            f"not computed: the Inception weights ({FID_WEIGHTS}) are not on disk (give inception=PATH or "
-            "put them in the torch hub cache); gan-cli never downloads them"
-        )
-        return results
-    net = InceptionFeatures(weights).to(device)
-    i_real, i_fake = net(ref.float() / 127.5 - 1), net(fake)
-    results["fid"] = M.frechet_distance(*M.feature_stats(i_real), *M.feature_stats(i_fake))
-    results["kid"], results["kid_std"] = M.kernel_inception_distance(i_real, i_fake)
-    how["fid, kid"] = (
-        f"Inception-v3 pool3 features (2048-d, weights {weights}, pytorch-fid's FID variant, bilinear "
-        f"resize to 299) of {len(ref)} held-out real images and {len(fake)} generated ones; KID: unbiased "
-        f"MMD^2 with the cubic polynomial kernel over 100 subsets of {min(1000, len(ref), len(fake))}"
-    )
-    return results
-
-
-def classifier_metrics(clf: Any, fake: torch.Tensor, name: str, how: dict[str, str]) -> dict[str, Any]:
-    """Frechet distance, k-NN precision/recall, Inception-like score, coverage in the classifier's space."""
-    ref = clf.reference
-    f_real, p_real = clf.outputs(ref)
-    f_fake, p_fake = clf.outputs(fake)
-    n = min(len(ref), len(fake))  # k-NN precision/recall compare sets of equal size
-    precision, recall = M.knn_precision_recall(f_real[:n], f_fake[:n], k=3)
-    is_fake, is_real = M.inception_score(p_fake), M.inception_score(p_real)
-    hist_fake, hist_real = M.class_histogram(p_fake), M.class_histogram(p_real)
-    results = {
-        "fd_classifier": M.frechet_distance(*M.feature_stats(f_real), *M.feature_stats(f_fake)),
-        "precision": precision,
-        "recall": recall,
-        "is_classifier": is_fake,
-        "is_classifier_real": is_real,
-        "is_ratio": is_fake / is_real,
-        "classes_present": M.classes_present(p_fake),
-        "num_classes": clf.num_classes,
-        "class_histogram": [round(v, 4) for v in hist_fake.tolist()],
-        "class_histogram_real": [round(v, 4) for v in hist_real.tolist()],
-        "classifier_accuracy": clf.test_accuracy,
-    }
-    how["fd_classifier, precision, recall, is_classifier, classes_present"] = (
-        f"features (64-d) and class probabilities of a small CNN trained on {clf.train_size} labelled "
-        f"'{name}' images and tested on {len(ref)} held-out ones ({100 * clf.test_accuracy:.1f}% "
-        f"accuracy; cached at {clf.path}). Real side: those {len(ref)} held-out images; generated side: "
-        f"{len(fake)} samples from G_ema, rounded to 8 bits. Frechet distance of Gaussian fits; "
-        f"precision/recall: Kynkaanniemi et al. 2019, k=3, on {n} real and {n} generated; is_classifier = "
-        "exp(E KL(p(y|x) || p(y))) (is_classifier_real: the same for the held-out real images); a class is "
-        "present when it is the top class of at least 1/4 of a uniform share of the samples"
-    )
-    return results
 
 
 @dataclass
@@ -180,20 +44,17 @@ class EvalConfig:
 
 
 def run_eval(args: EvalConfig) -> dict[str, Any]:
-    from gan_cli.sample import load_run
-    from gan_cli.train import resolve_device, write_json
-
+    """Evaluate the run folder args.run; write its eval.json (atomically) and return the report."""
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
     data = DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
-    G, _ = build_models(cfg.model, tuple(ckpt["data_shape"]))
-    G.load_state_dict(ckpt["G"])
     how: dict[str, str] = {}
     inception = args.inception or cfg.train.get("inception") or None
-    ratio = load_ratio(ckpt, cfg.model, device)
-    results = evaluate(G_ema, G.to(device), D, data, cfg, device, args.num, args.seed, inception, how, ratio)
+    ratio = load_ratio(ckpt, cfg, device)
+    G = raw_generator(cfg, ckpt, device)
+    results = evaluate(G_ema, G, D, data, cfg, device, args.num, args.seed, inception, how, ratio)
     report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
-    write_json(report_, Path(args.run) / "eval.json")  # atomic: an earlier eval.json is never half-written
+    write_json(report_, Path(args.run) / "eval.json")  # an earlier eval.json is never half-written
     return report_
 
 
@@ -212,3 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         report("gan-eval", err)
         sys.exit(2)
     print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

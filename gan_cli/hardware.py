@@ -1,4 +1,5 @@
-"""Speed settings for the device in use that leave the trained numbers as they are.
+"""The device: which one to use (`train.device`), what it computes fast, and speed settings for it that
+leave the trained numbers as they are.
 
 - CPU (glibc): keep freed memory in the process. By default glibc hands large freed blocks back to the
   kernel and the next step faults the same pages in again, zero-filled: a 64x64 DCGAN step allocates and
@@ -16,7 +17,20 @@ import sys
 
 import torch
 
+from gan_cli.errors import ConfigError
+
 log = logging.getLogger(__name__)
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is CUDA when available, else CPU; asking for CUDA without it is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"train.device={name} but no CUDA device is available. Use train.device=auto or cpu."
+        )
+    return torch.device(name)
+
 
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3

@@ -2,8 +2,9 @@
 
 Each class gives `d_loss(real_logits, fake_logits)` (minimised by D) and `g_loss(fake_logits, real_logits)`
 (minimised by G; only the relativistic loss reads real_logits, and `g_needs_real` says so), plus
-`prob(logits)`, what D's output means as "probability of real" for logging, `penalty` (a gradient penalty
-or None) and `after_d_step(D)` for constraints such as weight clipping.
+`prob(logits)`, what D's output means as "probability of real" for logging, `penalty` (the gradient
+penalty that belongs to the loss, as WGAN-GP's, or None; the penalty trick applies it) and
+`after_d_step(D)` for constraints such as weight clipping.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_cli.errors import ConfigError
-from gan_cli.penalties import GradientPenalty, Penalty, R1Penalty
+from gan_cli.penalties import GradientPenalty, Penalty
 from gan_cli.registry import Registry
 
 LOSSES = Registry("loss")
@@ -23,9 +23,7 @@ class GANLoss:
     penalty: Penalty | None = None
     d_label = "D score"  # what prob() returns, for plots
     g_needs_real = False  # whether g_loss reads D's logits on real data
-    estimates_probability = False  # sigmoid(D) estimates P(real): the seeds' D* theory applies
-    topk = 1.0  # loss.topk: the fraction of G's samples its loss keeps at the end of the annealing
-    mode_seeking = 0.0  # loss.mode_seeking: weight of MSGAN's term in G's loss
+    estimates_probability = False  # sigmoid(D) estimates P(real): D* = p_data / (p_data + p_g) applies
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -39,26 +37,6 @@ class GANLoss:
 
     def after_d_step(self, D: nn.Module) -> None:
         """Called after every D update (WGAN clips D's weights here)."""
-
-    def topk_fraction(self, step: int, steps: int) -> float | None:
-        """Top-k training (Sinha et al. 2020): G's loss keeps only its samples D rates most real, so the
-        worst samples stop pulling G towards D's current blind spots. The kept fraction falls linearly from
-        1 to loss.topk over the first half of training (the paper anneals it too: early on every sample's
-        gradient is useful). None when off."""
-        if self.topk >= 1.0:
-            return None
-        return 1.0 - (1.0 - self.topk) * min(1.0, 2 * step / steps)
-
-
-def mode_seeking(fake: Tensor, z: Tensor, continuous_from: int = 0) -> Tensor:
-    """MSGAN's term (Mao et al. 2019), for G to minimise: 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|) over
-    the pairs (first half of the batch, second half). A G that ignores part of z, mapping distinct latents
-    to one image (mode collapse within a mode), pays for it. Latent coordinates before continuous_from (the
-    class of model.latent_classes, which the two halves share) are left out of the latent distance."""
-    h = len(fake) // 2
-    image = (fake[:h].float() - fake[h : 2 * h].float()).abs().mean()
-    latent = (z[:h, continuous_from:] - z[h : 2 * h, continuous_from:]).abs().mean()
-    return 1.0 / (image / latent + 1e-5)
 
 
 class Minimax(GANLoss):
@@ -89,7 +67,7 @@ class NonSaturating(Minimax):
 
 
 class LSGAN(GANLoss):
-    """Least squares (seed 004): D: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]; G: 1/2 E[(D(G(z)) - 1)^2]."""
+    """Least squares (Mao et al. 2017): D: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]; G: 1/2 E[(D(G(z)) - 1)^2]."""
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * (real_logits - 1).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
@@ -149,18 +127,8 @@ class Wasserstein(GANLoss):
 
 
 def build_loss(cfg) -> GANLoss:
-    """The loss named by cfg.name, with the R1 penalty attached when loss.r1_gamma > 0."""
-    loss = LOSSES.build(cfg)
-    loss.topk = float(cfg.get("topk", 1.0))
-    loss.mode_seeking = float(cfg.get("mode_seeking", 0.0))
-    if cfg.get("r1_gamma", 0.0) > 0:
-        if loss.penalty is not None:
-            raise ConfigError(
-                f"loss.r1_gamma={cfg.r1_gamma} with loss={cfg.name}, which has its own gradient penalty: "
-                "use one penalty (loss.r1_gamma=0, or a loss without a penalty such as nonsaturating)."
-            )
-        loss.penalty = R1Penalty(cfg.r1_gamma, cfg.get("r1_every", 1))
-    return loss
+    """The loss named by cfg.name (the loss config group)."""
+    return LOSSES.build(cfg)
 
 
 @LOSSES.register("minimax")

@@ -1,4 +1,6 @@
-"""Gradient penalties: pure (D, real, fake) -> scalar, applied every `every` D steps and scaled by it."""
+"""Gradient penalties: pure (D, real, fake) -> scalar, applied every `every` D steps and scaled by it.
+
+The tricks in gan_cli/tricks/penalty.py add them to D's loss."""
 
 from __future__ import annotations
 
@@ -20,18 +22,21 @@ class Penalty:
         """Whether the penalty runs at this D update (counted from 0); lazy when every > 1."""
         return self.weight > 0 and d_update % self.every == 0
 
-    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None) -> Tensor:
+    def __call__(
+        self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None, y: Tensor | None = None
+    ) -> Tensor:
+        """The penalty for D (called as D(x, y), y the real labels of a conditional D, else None)."""
         raise NotImplementedError
 
 
-def input_gradient(D: nn.Module, x: Tensor, scaler: Any = None) -> Tensor:
-    """grad_x sum D(x) per sample [N, ...] in fp32, with a graph so that a penalty on it trains D.
+def input_gradient(D: nn.Module, x: Tensor, scaler: Any = None, y: Tensor | None = None) -> Tensor:
+    """grad_x sum D(x, y) per sample [N, ...] in fp32, with a graph so that a penalty on it trains D.
 
     `scaler`: the fp16 GradScaler, if any: the gradient is taken of the scaled output (so it does not
     underflow in fp16) and unscaled afterwards, as in PyTorch's AMP recipe.
     """
     x = x.detach().requires_grad_(True)
-    out = D(x).float().sum()
+    out = D(x, y).logits.float().sum()
     scaled = scaler is not None and scaler.is_enabled()
     (grad,) = torch.autograd.grad(scaler.scale(out) if scaled else out, x, create_graph=True)
     grad = grad.float()
@@ -49,10 +54,12 @@ class GradientPenalty(Penalty):
     def __init__(self, weight: float = 10.0, every: int = 1) -> None:
         super().__init__(weight, every)
 
-    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None) -> Tensor:
+    def __call__(
+        self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None, y: Tensor | None = None
+    ) -> Tensor:
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # [N, 1, ...]
         x_hat = eps * real.detach() + (1 - eps) * fake.detach()
-        norm = input_gradient(D, x_hat, scaler).flatten(1).norm(2, dim=1)  # [N]
+        norm = input_gradient(D, x_hat, scaler, y).flatten(1).norm(2, dim=1)  # [N]
         return self.weight * self.every * (norm - 1).pow(2).mean()
 
 
@@ -65,6 +72,8 @@ class R1Penalty(Penalty):
 
     name = "r1"
 
-    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None) -> Tensor:
-        grad = input_gradient(D, real, scaler)
+    def __call__(
+        self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None, y: Tensor | None = None
+    ) -> Tensor:
+        grad = input_gradient(D, real, scaler, y)
         return 0.5 * self.weight * self.every * grad.flatten(1).pow(2).sum(dim=1).mean()

@@ -1,4 +1,4 @@
-"""Discriminator rejection sampling (Azadi et al. 2019), from the seeds' optimal discriminator.
+"""Discriminator rejection sampling (Azadi et al. 2019), from the optimal discriminator of the GAN paper (Goodfellow et al. 2014).
 
 At the optimum D*(x) = p_data(x) / (p_data(x) + p_g(x)), so D*'s logit is log p_data(x) / p_g(x): drawing x
 from G and keeping it with probability exp(logit(x) - M), M >= every logit, yields samples from p_data. The
@@ -21,7 +21,8 @@ from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from gan_cli.errors import UserError
-from gan_cli.nets import build_models, latent
+from gan_cli.models import build_models
+from gan_cli.nets import latent
 
 THRESHOLD_QUANTILE = 0.999  # M: this quantile of the fitted logits over THRESHOLD_SAMPLES candidates
 THRESHOLD_SAMPLES = 100_000
@@ -29,20 +30,20 @@ RATIO_LR = 5e-4  # Adam (0.5, 0.999), the fresh discriminator's own optimiser, f
 MAX_CANDIDATES = 20_000_000  # give up when fewer than `num` samples are accepted from this many
 
 
-def ratio_model(model_cfg: Any, shape: tuple[int, ...]) -> nn.Module:
-    """The run's discriminator architecture judging one sample at a time."""
-    cfg = OmegaConf.merge(model_cfg, {"pac": 1, "info_weight": 0.0, "conditional": False})
+def ratio_model(cfg: Any, shape: tuple[int, ...]) -> nn.Module:
+    """The run's discriminator architecture (`cfg`: the run's config) judging one sample at a time."""
+    cfg = OmegaConf.merge(cfg, {"model": {"pac": 1, "info_weight": 0.0, "conditional": False}})
     return build_models(cfg, shape)[1]
 
 
 def fit_ratio(
-    G: nn.Module, data: Any, model_cfg: Any, nz: int, steps: int, batch: int, seed: int, device: torch.device
+    G: nn.Module, data: Any, cfg: Any, nz: int, steps: int, batch: int, seed: int, device: torch.device
 ) -> tuple[dict[str, Tensor], float]:
     """Train a fresh discriminator to tell `data` from G's samples (G in eval mode, frozen); return its
     weights and the threshold M. Draws from its own seeded generators: the run's RNG states are untouched."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        D = ratio_model(model_cfg, data.shape).to(device).train()
+        D = ratio_model(cfg, data.shape).to(device).train()
         opt = torch.optim.Adam(D.parameters(), lr=RATIO_LR, betas=(0.5, 0.999))
         # a falling learning rate lets the fit settle: on grid25 the kept samples' reverse KL went from
         # about 0.05 (constant rate) to about 0.015 (measured on two runs)
@@ -54,7 +55,7 @@ def fit_ratio(
             real = data.sample_eval(batch, gen).to(device)
             with torch.no_grad():
                 fake = G(latent(batch, nz, torch.device("cpu"), gen).to(device)).float()
-            loss = F.softplus(-D(real).float()).mean() + F.softplus(D(fake).float()).mean()
+            loss = F.softplus(-D(real).logits.float()).mean() + F.softplus(D(fake).logits.float()).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -63,7 +64,7 @@ def fit_ratio(
         with torch.no_grad():
             logits = torch.cat(
                 [
-                    D(G(latent(10_000, nz, torch.device("cpu"), gen).to(device)).float()).float().cpu()
+                    D(G(latent(10_000, nz, torch.device("cpu"), gen).to(device)).float()).logits.float().cpu()
                     for _ in range(THRESHOLD_SAMPLES // 10_000)
                 ]
             )
@@ -71,11 +72,11 @@ def fit_ratio(
     return D.state_dict(), float(torch.quantile(logits, THRESHOLD_QUANTILE))
 
 
-def load_ratio(ckpt: dict[str, Any], model_cfg: Any, device: torch.device) -> tuple[nn.Module, float] | None:
+def load_ratio(ckpt: dict[str, Any], cfg: Any, device: torch.device) -> tuple[nn.Module, float] | None:
     """(fitted discriminator in eval mode, M) when the checkpoint has them, else None."""
     if ckpt.get("ratio_D") is None:
         return None
-    D = ratio_model(model_cfg, tuple(ckpt["data_shape"]))
+    D = ratio_model(cfg, tuple(ckpt["data_shape"]))
     D.load_state_dict(ckpt["ratio_D"])
     return D.to(device).eval(), float(ckpt["ratio_threshold"])
 
@@ -105,7 +106,7 @@ def rejection_sample(
                 "the fitted discriminator rejects nearly everything (sample with rejection=false)."
             )
         x = G(latent(batch, nz, torch.device("cpu"), gen).to(device)).float()
-        keep_prob = (D(x).float() - threshold).exp().clamp_(max=1).cpu()
+        keep_prob = (D(x).logits.float() - threshold).exp().clamp_(max=1).cpu()
         accept = torch.rand(batch, generator=gen) < keep_prob
         kept.append(x.cpu()[accept])
         n_kept += int(accept.sum())

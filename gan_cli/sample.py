@@ -15,17 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING
+from PIL import Image
 
-from gan_cli import checkpoint
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
+from gan_cli.hardware import resolve_device
 from gan_cli.losses import build_loss
-from gan_cli.nets import build_models, generate, single
+from gan_cli.nets import generate, single
 from gan_cli.plots import scatter_points
 from gan_cli.rejection import load_ratio, rejection_sample
+from gan_cli.runs import load_run
 from gan_cli.tracking import save_grid
-from gan_cli.train import resolve_device
 
 USAGE = (
     "usage: gan-sample run=RUN_DIR num=N out=FILE.png|FILE.npy [seed=S] [device=auto|cpu|cuda] "
@@ -62,31 +63,10 @@ def parse(argv: list[str]) -> SampleConfig:
     return sample_cfg
 
 
-def load_run(run_dir: str | Path, device: torch.device):
-    """(G for sampling, D, run config, checkpoint) from RUN_DIR/checkpoints/last.pt; G is G_ema when saved."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"run={run_dir}: no such run folder.")
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    if not ckpt_path.is_file():
-        raise UserError(f"run={run_dir} has no checkpoint ({ckpt_path} is missing); train it first.")
-    ckpt = checkpoint.load(ckpt_path)
-    cfg = OmegaConf.create(ckpt["config"])
-    G, D = build_models(cfg.model, tuple(ckpt["data_shape"]))
-    try:
-        G.load_state_dict(ckpt["G_ema"] if ckpt.get("G_ema") is not None else ckpt["G"])
-        D.load_state_dict(ckpt["D"])
-    except (RuntimeError, KeyError) as err:
-        raise UserError(
-            f"checkpoint {ckpt_path} does not match its own config: {err}".splitlines()[0]
-        ) from None
-    return G.to(device).eval(), D.to(device).eval(), cfg, ckpt
-
-
 def sample(args: SampleConfig) -> Path:
     device = resolve_device(args.device)
     G, D, cfg, ckpt = load_run(args.run, device)
-    ratio = load_ratio(ckpt, cfg.model, device) if args.rejection != "false" else None
+    ratio = load_ratio(ckpt, cfg, device) if args.rejection != "false" else None
     if args.rejection == "true" and ratio is None:
         raise UserError(
             f"rejection=true: run={args.run} has no rejection sampler; train it with train.rejection_steps=N "
@@ -119,8 +99,6 @@ def sample(args: SampleConfig) -> Path:
     elif is_image:
         save_grid(fake, out)
     else:
-        from PIL import Image
-
         data = DATASETS.build(cfg.dataset, args.seed, torch.device("cpu"))
         real = data.sample_cpu(args.num, torch.Generator().manual_seed(args.seed))
         loss = build_loss(cfg.loss)

@@ -14,6 +14,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from gan_cli.augment import parse as parse_diffaug
 from gan_cli.errors import ConfigError
 
 
@@ -205,8 +206,6 @@ def check(cfg: Any) -> None:
     for key in ("sample_every", "ckpt_every", "eval_every", "keep_ckpts", "threads"):
         _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
     _require(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision, "Use fp32, bf16, fp16.")
-    from gan_cli.augment import parse as parse_diffaug
-
     parse_diffaug(t.diffaug)  # unknown transform names: a ConfigError naming train.diffaug
     _require(
         t.compile in COMPILE_MODES,

@@ -3,6 +3,7 @@ option's Hydra plugin is not installed."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_cli.errors import ConfigError, UserError, report
+from gan_cli.evaluate import EvalConfig, run_eval
 
 log = logging.getLogger("gan_cli.train")
 
@@ -17,8 +19,6 @@ log = logging.getLogger("gan_cli.train")
 def objective_value(name: str, summary: dict[str, Any], run_dir: Path) -> float | None:
     """The number a sweeper minimises or maximises: a gan-eval metric of the finished run. None (a failed
     trial for Optuna, never NaN) when the run did not complete or the metric is not finite."""
-    from gan_cli.evaluate import EvalConfig, run_eval
-
     if summary.get("status") != "completed":
         log.warning("objective %s: the run %s, so this trial has no value", name, summary.get("status"))
         return None
@@ -53,8 +53,6 @@ PLUGINS = {  # what an option needs, and the module that provides it
 
 def check_plugins(argv: list[str]) -> None:
     """A sweep option whose Hydra plugin is missing gets one paragraph saying what to install."""
-    import importlib.util
-
     for arg in argv:
         module = PLUGINS.get(arg.lstrip("+"))
         if module and importlib.util.find_spec(module) is None:

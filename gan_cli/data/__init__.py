@@ -1,14 +1,10 @@
-"""Datasets: each config in conf/dataset/ names a builder here that returns a device-resident Sampler."""
+"""Datasets: each config in conf/dataset/ names a builder that returns a device-resident Sampler."""
 
 from __future__ import annotations
 
-from gan_cli.data.samplers import MixtureSampler, Sampler, TensorSampler
-from gan_cli.registry import Registry
-
-DATASETS = Registry("dataset")
-
-# Builders register themselves on import.
-from gan_cli.data import images as _images  # noqa: E402,F401
-from gan_cli.data import mixtures as _mixtures  # noqa: E402,F401
+# Builders register themselves in DATASETS when their module is imported.
+from gan_cli.data import images as _images  # noqa: F401
+from gan_cli.data import mixtures as _mixtures  # noqa: F401
+from gan_cli.data.base import DATASETS, MixtureSampler, Sampler, TensorSampler
 
 __all__ = ["DATASETS", "MixtureSampler", "Sampler", "TensorSampler"]

@@ -9,8 +9,7 @@ import torch
 import torchvision
 from torchvision.transforms.v2 import functional as TF
 
-from gan_cli.data import DATASETS
-from gan_cli.data.samplers import TensorSampler
+from gan_cli.data.base import DATASETS, TensorSampler
 from gan_cli.errors import UserError
 
 

@@ -6,8 +6,7 @@ import math
 
 import torch
 
-from gan_cli.data import DATASETS
-from gan_cli.data.samplers import MixtureSampler
+from gan_cli.data.base import DATASETS, MixtureSampler
 
 
 def ring_centers(num_modes: int = 8, radius: float = 1.0) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """DCGAN networks that adapt to the image size.
 
 Sizes 4 * 2^n (8, 16, 32, 64, ...) follow the classic PyTorch DCGAN example, which they equal exactly at
-64x64 with nz=100 and ngf=ndf=64. Size 28 follows seed 004's MNIST networks.
+64x64 with nz=100 and ngf=ndf=64. Size 28 follows the seeds' DCGAN for MNIST.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.errors import ConfigError
-from gan_cli.nets import MODELS
+from gan_cli.nets.base import MODELS, DOut
 from gan_cli.nets.conv import Conv2d, ConvTranspose2d
 
 
@@ -134,11 +134,11 @@ class DCGANDiscriminator(nn.Module):
         layers.append(Conv2d(width + (1 if mbstd else 0), 1, 4, 1, 0, bias=False))  # [N, 1, 1, 1]: a logit
         self.main = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:  # x [N, nc, S, S] -> logits [N]
-        return self.main(x).flatten()
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:  # x [N, nc, S, S] -> logits [N]
+        return DOut(self.main(x).flatten())
 
 
-class Seed004Generator(nn.Module):
+class Mnist28Generator(nn.Module):
     """Seed 004's MNIST generator: FC 1024, FC 7*7*128, two transposed convolutions (ngf=64)."""
 
     def __init__(self, nz: int, ngf: int, nc: int) -> None:
@@ -164,7 +164,7 @@ class Seed004Generator(nn.Module):
         return self.conv(self.fc(z).view(z.shape[0], 2 * self.ngf, 7, 7))
 
 
-class Seed004Discriminator(nn.Module):
+class Mnist28Discriminator(nn.Module):
     """Seed 004's MNIST discriminator: two 5x5 convolutions with max pooling, FC 1024, FC 1."""
 
     def __init__(self, ndf: int, nc: int) -> None:
@@ -182,8 +182,8 @@ class Seed004Discriminator(nn.Module):
             nn.Linear(16 * ndf, 1),
         )
 
-    def forward(self, x: Tensor) -> Tensor:  # x [N, nc, 28, 28] -> logits [N]
-        return self.main(x).squeeze(1)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:  # x [N, nc, 28, 28] -> logits [N]
+        return DOut(self.main(x).squeeze(1))
 
 
 @MODELS.register("dcgan")
@@ -197,10 +197,10 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
     if size == 28:
         if cfg.get("d_mbstd", 0):
             raise ConfigError(
-                "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 networks (seed 004's) "
+                "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 networks (the seeds' MNIST DCGAN) "
                 "do not have it: leave model.d_mbstd=0 or use dataset.image_size=32."
             )
-        G, D = Seed004Generator(cfg.nz, cfg.ngf, nc), Seed004Discriminator(cfg.ndf, nc * pac)
+        G, D = Mnist28Generator(cfg.nz, cfg.ngf, nc), Mnist28Discriminator(cfg.ndf, nc * pac)
     else:
         n = _upsamplings(size)
         if n is None:

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gan_cli.nets import MODELS
+from gan_cli.nets.base import MODELS, DOut
 
 
 class Maxout(nn.Module):
@@ -99,8 +99,8 @@ class MLPDiscriminator(nn.Module):
         blocks.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*blocks)
 
-    def forward(self, x: Tensor) -> Tensor:  # x [N, *shape] -> logits [N]
-        return self.net(x).squeeze(1)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:  # x [N, *shape] -> logits [N]
+        return DOut(self.net(x).squeeze(1))
 
 
 @MODELS.register("mlp")

@@ -1,4 +1,5 @@
-"""Batch samplers that live on the training device and can save and restore their exact position."""
+"""Batch samplers that live on the training device and can save and restore their exact position, and
+the registry of dataset builders (each config in conf/dataset/ names one)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import math
 
 import torch
 from torch import Tensor
+
+from gan_cli.registry import Registry
+
+DATASETS = Registry("dataset")  # builder(cfg.dataset, seed, device) -> Sampler
 
 
 class Sampler:
@@ -16,6 +21,10 @@ class Sampler:
 
     def next(self, n: int) -> Tensor:
         raise NotImplementedError
+
+    def next_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """The next training batch and its class labels [n] (None when the data has none)."""
+        return self.next(n), None
 
     def sample_eval(self, n: int, gen: torch.Generator) -> Tensor:
         """n samples for evaluation, from `gen`: the training order and RNG are left untouched."""
@@ -71,10 +80,10 @@ class TensorSampler(Sampler):
         batch = batch.float().div_(127.5).sub_(1.0)  # [n, C, H, W] in [-1, 1]
         return batch.contiguous(memory_format=self.memory_format)
 
-    def next_labelled(self, n: int) -> tuple[Tensor, Tensor]:
-        """The next batch and its labels [n] (the same position in the same order as next())."""
+    def next_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """The next batch and its labels [n] (the same images, position and order as next())."""
         if self.device_labels is None:
-            raise ValueError("this dataset has no class labels")
+            return self.next(n), None
         idx = self.next_indices(n)
         batch = self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
         return batch.contiguous(memory_format=self.memory_format), self.device_labels.index_select(0, idx)

@@ -8,11 +8,14 @@ with its own latent noise. Rank 0 alone writes TensorBoard, checkpoints, samples
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,11 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from omegaconf import OmegaConf
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from gan_cli import schema
+from gan_cli.errors import UserError, report
 
 log = logging.getLogger("gan_cli.train")
 
@@ -76,10 +84,6 @@ class Dist:
 def ddp_kwargs(device: torch.device) -> dict[str, Any]:
     """DistributedDataParallel options: no buffer broadcast at each forward (D runs several times per
     step), under the name this torch version uses."""
-    import inspect
-
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
     kw: dict[str, Any] = {"device_ids": [device.index] if device.type == "cuda" else None}
     params = inspect.signature(DDP.__init__).parameters
     kw["forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"] = False
@@ -88,8 +92,6 @@ def ddp_kwargs(device: torch.device) -> dict[str, Any]:
 
 def fingerprint(*modules: torch.nn.Module) -> str:
     """sha256 of every parameter's bytes: equal on all ranks when data parallelism kept them in sync."""
-    import hashlib
-
     h = hashlib.sha256()
     for m in modules:
         for p in m.parameters():
@@ -121,17 +123,18 @@ def free_port() -> int:
 
 
 def _worker(
-    rank: int, world: int, port: int, device_type: str, cfg: dict, out_dir: str, overrides: list
+    rank: int,
+    train: Callable[..., Any],
+    world: int,
+    port: int,
+    device_type: str,
+    cfg: dict,
+    out_dir: str,
+    overrides: list,
 ) -> None:
-    """One spawned rank: join the group and run train() as that rank."""
+    """One spawned rank: join the group and run `train` (the engine's train()) as that rank."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which relays a SIGTERM
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    from omegaconf import OmegaConf
-
-    from gan_cli import schema
-    from gan_cli.errors import UserError, report
-    from gan_cli.train import train
-
     schema.register_schemas()
     d = Dist(rank, world, rank, spawned=True)
     setup_rank_logging(d, Path(out_dir))
@@ -145,13 +148,16 @@ def _worker(
         dist.destroy_process_group()
 
 
-def spawn(world: int, device_type: str, cfg: dict, out_dir: Path, overrides: list[str]) -> int | None:
-    """Run `world` ranks of train() in child processes and wait for them. SIGINT/SIGTERM sent to this
+def spawn(
+    train: Callable[..., Any], world: int, device_type: str, cfg: dict, out_dir: Path, overrides: list[str]
+) -> int | None:
+    """Run `world` ranks of `train` (a module-level function: it is pickled by name) in child processes
+    and wait for them. SIGINT/SIGTERM sent to this
     process are passed on to every rank (they stop together after a checkpoint); returns that signal."""
     port = free_port()
     ctx = mp.start_processes(
         _worker,
-        args=(world, port, device_type, cfg, str(out_dir), overrides),
+        args=(train, world, port, device_type, cfg, str(out_dir), overrides),
         nprocs=world,
         join=False,
         start_method="spawn",
@@ -173,8 +179,6 @@ def spawn(world: int, device_type: str, cfg: dict, out_dir: Path, overrides: lis
             except mp.ProcessRaisedException as err:
                 raise RuntimeError(f"a training rank failed:\n{err}") from None
             except mp.ProcessExitedException as err:
-                from gan_cli.errors import UserError
-
                 raise UserError(
                     f"training rank {err.error_index} of {world} stopped with exit code {err.exit_code} "
                     "(its message is above); the other ranks were stopped."
