@@ -70,12 +70,12 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 10, trials: in
 
 def _components(overrides: list[str]):
     from gan_cli.data import DATASETS
-    from gan_cli.nets import build_models
+    from gan_cli.models import build_models
     from tests.conftest import make_cfg
 
     cfg = make_cfg([*overrides, "train.device=cpu"])
     data = DATASETS.build(cfg.dataset, 0, torch.device("cpu"))
-    G, D = build_models(cfg.model, data.shape)
+    G, D = build_models(cfg, data.shape)
     return cfg, data, G, D
 
 

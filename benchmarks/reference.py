@@ -82,7 +82,7 @@ class SigmoidD(nn.Module):
         self.D = D
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.D(x))
+        return torch.sigmoid(self.D(x).logits)
 
 
 def reference_steps(

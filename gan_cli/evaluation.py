@@ -76,7 +76,10 @@ def evaluate(
         if y_real is not None:  # a conditional D judges each image with its label (fake: the class z picked)
             z = latent(n, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(seed + 2))
             y_fake = G.classes_of(z)  # the z that generate() drew (n <= its batch)
-            logits = D(real.to(device), y_real.to(device)).logits, D(fake.to(device), y_fake.to(device)).logits
+            logits = (
+                D(real.to(device), y_real.to(device)).logits,
+                D(fake.to(device), y_fake.to(device)).logits,
+            )
         else:
             logits = D(real.to(device)).logits, D(fake.to(device)).logits
         results["jsd_estimate"] = jsd_estimate(logits[0].float(), logits[1].float())

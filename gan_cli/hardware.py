@@ -21,6 +21,7 @@ from gan_cli.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+
 def resolve_device(name: str) -> torch.device:
     """`auto` is CUDA when available, else CPU; asking for CUDA without it is a config error."""
     if name == "auto":

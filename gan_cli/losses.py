@@ -67,7 +67,8 @@ class NonSaturating(Minimax):
 
 
 class LSGAN(GANLoss):
-    """Least squares (Mao et al. 2017): D: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]; G: 1/2 E[(D(G(z)) - 1)^2]."""
+    """Least squares (Mao et al. 2017), with 1/2 factors: D: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2];
+    G: 1/2 E[(D(G(z)) - 1)^2]."""
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * (real_logits - 1).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()

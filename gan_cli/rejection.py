@@ -1,4 +1,4 @@
-"""Discriminator rejection sampling (Azadi et al. 2019), from the optimal discriminator of the GAN paper (Goodfellow et al. 2014).
+"""Discriminator rejection sampling (Azadi et al. 2019), from the GAN paper's optimal discriminator.
 
 At the optimum D*(x) = p_data(x) / (p_data(x) + p_g(x)), so D*'s logit is log p_data(x) / p_g(x): drawing x
 from G and keeping it with probability exp(logit(x) - M), M >= every logit, yields samples from p_data. The

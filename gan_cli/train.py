@@ -44,7 +44,9 @@ def _hydra_main(cfg: DictConfig) -> dict[str, Any] | float | None:
         _failed_jobs.append(str(out_dir))
         if not cfg.resume:  # record the failure in the job's own folder (a resumed run keeps its summary)
             try:
-                write_json({"status": "failed", "error": " ".join(str(err).split())}, out_dir / "summary.json")
+                write_json(
+                    {"status": "failed", "error": " ".join(str(err).split())}, out_dir / "summary.json"
+                )
             except OSError:
                 pass
         return None

@@ -1,48 +1,14 @@
-"""Shared fixtures: compose real configs into tmp_path runs, run the installed commands, read events."""
+"""Shared fixtures (helpers live in tests/helpers.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
-from omegaconf import DictConfig, OmegaConf
+import torch
 
-from gan_cli import schema
-
-BIN = Path(sys.executable).parent
-# Few-step settings that keep every end-to-end run to a couple of seconds on a 2-core CPU.
-FAST = [
-    "train.steps=6",
-    "train.batch_size=16",
-    "train.log_every=2",
-    "train.sample_every=3",
-    "train.ckpt_every=3",
-    "train.num_samples=16",
-    "train.device=cpu",
-]
-SMALL_DCGAN = ["model.ngf=8", "model.ndf=8", "model.nz=16"]
-SMALL_MLP = ["model.g_hidden=32", "model.d_hidden=32", "model.nz=8"]
-
-
-def make_cfg(overrides: list[str]) -> DictConfig:
-    """The config `gan-train OVERRIDES` would run, composed from the installed configs."""
-    schema.register_schemas()
-    with initialize_config_module(version_base="1.3", config_module="gan_cli.conf"):
-        return compose(config_name="config", overrides=overrides)
-
-
-def group_cfg(schema_cls, name: str, **values) -> DictConfig:
-    """One config group (e.g. ModelConfig) with its schema defaults, a name and the given values."""
-    cfg = OmegaConf.structured(schema_cls)
-    cfg.name = name
-    for key, value in values.items():
-        cfg[key] = value
-    return cfg
+from tests.helpers import FAST, RING, SMALL_DCGAN, make_cfg, run_cli
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,28 +29,42 @@ def cfg_factory():
     return make_cfg
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 300, env: dict | None = None):
-    """Run an installed console script (gan-train, gan-sample, ...) as a user would."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    full_env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run(
-        [str(BIN / args[0]), *args[1:]],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full_env,
-    )
+@pytest.fixture
+def processes():
+    """Started training processes; any still alive when the test ends (say, on a failure) is killed."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
-def read_summary(run_dir: Path) -> dict:
-    return json.loads((run_dir / "summary.json").read_text())
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished few-step ring run (train() in this process)."""
+    from gan_cli.train import train
+
+    root = tmp_path_factory.mktemp("finished")
+    train(make_cfg([*FAST, *RING, "train.batch_size=16"]), root / "run")
+    return root / "run"
 
 
-def event_tags(run_dir: Path) -> dict[str, list[str]]:
-    """{'scalars': [...], 'images': [...], ...} found in the run folder's TensorBoard event files."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory):
+    """An image run and a 2-D run, each trained by the gan-train command."""
+    root = tmp_path_factory.mktemp("runs")
+    runs = {}
+    for name, overrides in (("images", SMALL_DCGAN), ("points", RING)):
+        proc = run_cli(["gan-train", *FAST, *overrides, f"hydra.run.dir={root / name}"], cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = root / name
+    return runs
 
-    acc = EventAccumulator(str(run_dir), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
-    acc.Reload()
-    return acc.Tags() | {"_acc": acc}
+
+@pytest.fixture(scope="module")
+def digits8():
+    """The bundled digits at their original 8x8."""
+    from gan_cli.data import DATASETS
+
+    return DATASETS.build(make_cfg(["dataset.image_size=8"]).dataset, 0, torch.device("cpu"))

@@ -1,4 +1,4 @@
-"""The benchmark's reference loop really trains (a broken reference would make every ratio meaningless)."""
+"""TODO"""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import torch
 from benchmarks.reference import SigmoidD, reference_steps
 from gan_cli.data import DATASETS
 from gan_cli.nets import MODELS
-from tests.conftest import SMALL_MLP, make_cfg
+from tests.helpers import (
+    SMALL_MLP,
+    make_cfg,
+)
 
 
 def test_reference_loop_updates_both_networks():

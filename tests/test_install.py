@@ -1,4 +1,4 @@
-"""A non-editable `pip install .` carries the configs: gan-train runs from any working directory."""
+"""TODO"""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST, SMALL_DCGAN
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import (
+    FAST,
+    REPO,
+    SMALL_DCGAN,
+)
 
 
 @pytest.mark.slow

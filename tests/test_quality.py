@@ -1,4 +1,4 @@
-"""The quality table: goals judged on the mean over seeds, failures listed, rows in a fixed order."""
+"""TODO"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Discriminator rejection sampling: exact with the exact density ratio, fitted after training, used by
-gan-sample and gan-eval on 2-D runs, refused where it does not apply."""
+"""TODO"""
 
 from __future__ import annotations
 
@@ -13,12 +12,16 @@ from torch import nn
 
 from gan_cli import checkpoint
 from gan_cli.errors import ConfigError
+from gan_cli.nets import DOut
 from gan_cli.rejection import fit_ratio, rejection_sample
 from gan_cli.train import train
-from tests.conftest import FAST, SMALL_MLP, make_cfg, run_cli
-from tests.test_eval import mixture
-
-RING = ["dataset=ring", "model=mlp", *SMALL_MLP]
+from tests.helpers import (
+    FAST,
+    RING,
+    make_cfg,
+    mixture,
+    run_cli,
+)
 
 
 class Identity(nn.Module):  # G(z) = z: p_g = N(0, I)
@@ -33,8 +36,8 @@ class ExactLogRatio(nn.Module):
         super().__init__()
         self.s = s
 
-    def forward(self, x):
-        return -x.pow(2).sum(1) * (1 / self.s**2 - 1) / 2 - 2 * math.log(self.s)
+    def forward(self, x, y=None):
+        return DOut(-x.pow(2).sum(1) * (1 / self.s**2 - 1) / 2 - 2 * math.log(self.s))
 
 
 def test_rejection_with_the_exact_ratio_samples_p_data_exactly():
@@ -57,7 +60,7 @@ def test_rejection_with_the_exact_ratio_samples_p_data_exactly():
 def test_fitted_ratio_prefers_the_data_and_leaves_the_rng_alone():
     data = mixture("ring")
     G = nn.Sequential(nn.Linear(2, 2))  # a Gaussian blob: most of it far from the ring's modes
-    cfg = make_cfg(RING).model
+    cfg = make_cfg(RING)
     state = torch.get_rng_state()
     weights, threshold = fit_ratio(G, data, cfg, 2, steps=300, batch=128, seed=0, device=torch.device("cpu"))
     assert torch.equal(torch.get_rng_state(), state)
@@ -69,7 +72,7 @@ def test_fitted_ratio_prefers_the_data_and_leaves_the_rng_alone():
     with torch.no_grad():
         real = data.sample_eval(512, torch.Generator().manual_seed(1))
         fake = G(torch.randn(512, 2, generator=torch.Generator().manual_seed(2)))
-        assert D(real).mean() > D(fake).mean() + 1.0
+        assert D(real).logits.mean() > D(fake).logits.mean() + 1.0
 
 
 def test_training_fits_the_sampler_and_the_commands_use_it(tmp_path):

@@ -1,20 +1,75 @@
-"""Sweeps on Hydra's engines (the gan-cli[sweep] extra): Optuna search, the Submitit launcher (locally),
-and the auto-resume of a job that SLURM requeued."""
+"""TODO"""
 
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import yaml
 
-from gan_cli import sweeps
+from gan_cli import checkpoint, sweeps
 from gan_cli.train import train
-from tests.conftest import FAST, SMALL_MLP, make_cfg, read_summary, run_cli
+from tests.helpers import (
+    FAST,
+    RING,
+    RING_CPU,
+    event_tags,
+    make_cfg,
+    read_summary,
+    run_cli,
+)
 
-pytestmark = pytest.mark.slow
-RING = ["dataset=ring", "model=mlp", *SMALL_MLP]
+
+def test_multirun_sweep_gives_four_runs_with_hparams(tmp_path):
+    proc = run_cli(
+        ["gan-train", "-m", "loss=lsgan,hinge", "optimizer.lr=1e-4,2e-4", *FAST, *RING], cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    jobs = sorted(p.parent for p in tmp_path.glob("multirun/*/*/*/summary.json"))
+    assert len(jobs) == 4
+    seen = set()
+    for job in jobs:
+        cfg = checkpoint.load(job / "checkpoints" / "last.pt")["config"]
+        seen.add((cfg["loss"]["name"], cfg["optimizer"]["lr"]))
+        assert read_summary(job)["status"] == "completed"
+        tags = event_tags(job)
+        assert {"loss/D", "loss/G"} <= set(tags["scalars"])
+        assert any("samples" in t for t in tags["images"])
+        # the HPARAMS tab: hparams plugin data written in the run's own event file
+        hp = tags["_acc"].PluginTagToContent("hparams")
+        assert "_hparams_/session_start_info" in hp
+    assert seen == {("lsgan", 1e-4), ("lsgan", 2e-4), ("hinge", 1e-4), ("hinge", 2e-4)}
+
+
+def test_a_failing_sweep_job_does_not_sink_the_others(tmp_path):
+    proc = run_cli(["gan-train", "-m", "optimizer.lr=-1,1e-4", *FAST, *RING], cwd=tmp_path)
+    assert proc.returncode != 0  # the sweep reports that a job failed...
+    assert "optimizer.lr" in proc.stderr and "Traceback" not in proc.stderr
+    jobs = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/summary.json")}
+    assert jobs["0"]["status"] == "failed" and "optimizer.lr" in jobs["0"]["error"]
+    assert jobs["1"]["status"] == "completed"  # ...and the other job still ran
+
+
+def test_a_diverging_sweep_job_does_not_sink_the_others(tmp_path):
+    diverge = "optimizer.lr=1,1e-4"
+    args = [
+        "gan-train",
+        "-m",
+        diverge,
+        *FAST,
+        *RING_CPU,
+        "loss=wgan",
+        "loss.clip=1e30",
+        "optimizer=sgd",
+        "optimizer.momentum=0.9",
+        "train.steps=40",
+        "train.log_every=1",
+    ]
+    proc = run_cli(args, cwd=tmp_path)
+    assert "Traceback" not in proc.stderr
+    jobs = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/summary.json")}
+    assert jobs["0"]["status"] == "diverged"
+    assert jobs["1"]["status"] == "completed" and jobs["1"]["step"] == 40
 
 
 def test_optuna_search_with_a_diverging_trial(tmp_path):
@@ -66,20 +121,6 @@ def test_submitit_local_sweep(tmp_path):
         summary = read_summary(sweep / job)
         assert summary["status"] == "completed" and summary["loss"] == loss
     assert list((sweep / ".submitit").glob("*/*_result.pkl"))  # really ran through submitit
-
-
-def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    run = tmp_path / "run"
-    cfg = [*FAST, *RING, "train.steps=12", "train.ckpt_every=4"]
-    train(make_cfg(cfg), run)
-    # preempted after the step-8 checkpoint: that is what last.pt holds when SLURM requeues the job
-    shutil.copy(run / "checkpoints" / "step_000008.pt", run / "checkpoints" / "last.pt")
-    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
-    summary = train(make_cfg(cfg), run)  # the same job, started again in the same folder
-    assert summary["status"] == "completed" and summary["resumed_from"] == 8 and summary["step"] == 12
-    monkeypatch.delenv("SUBMITIT_EXECUTOR")
-    with pytest.raises(Exception, match="already holds a run"):
-        train(make_cfg(cfg), run)  # outside submitit, an existing run is never touched
 
 
 def test_missing_sweep_plugin_is_one_paragraph(monkeypatch, capsys):

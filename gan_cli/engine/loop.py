@@ -73,8 +73,14 @@ def loop(run: Run, tracker: Tracker) -> Outcome:
     tc, d = run.cfg.train, run.d
     stats, last, status, step, images, t0 = Stats(), {}, "completed", run.start, 0, time.perf_counter()
     rate = Rate()
-    bar = tqdm(total=tc.steps, initial=run.start, desc="gan-train", unit="step", dynamic_ncols=True,
-               disable=None if d.main else True)  # fmt: skip  (a live bar on a terminal only)
+    bar = tqdm(
+        total=tc.steps,
+        initial=run.start,
+        desc="gan-train",
+        unit="step",
+        dynamic_ncols=True,
+        disable=None if d.main else True,
+    )  # fmt: skip  (a live bar on a terminal only)
     signals = (signal.SIGTERM,) if d.spawned else StopRequest.SIGNALS  # spawned: the parent relays
     with logging_redirect_tqdm(), StopRequest(signals) as stop:
         for step in range(run.start + 1, tc.steps + 1):
@@ -134,7 +140,9 @@ def watch(run: Run, tracker: Tracker, step: int) -> None:
     tc, G_sample = run.cfg.train, run.G_ema or run.G
     is_last = step == tc.steps
     if tc.eval_every and (step % tc.eval_every == 0 or is_last):
-        metrics = evaluate(G_sample, run.G, run.D, run.data, run.cfg, run.device, inception=tc.inception or None)
+        metrics = evaluate(
+            G_sample, run.G, run.D, run.data, run.cfg, run.device, inception=tc.inception or None
+        )
         numbers = {f"metrics/{k}": v for k, v in metrics.items() if isinstance(v, int | float)}
         tracker.scalars({k: v for k, v in numbers.items() if not k.startswith("metrics/num_")}, step)
         log.info("step %d metrics: %s", step, json.dumps(metrics))
@@ -151,7 +159,9 @@ def log_stats(
     if run.precision.name == "fp16":
         values["amp/scale_d"] = run.precision.scalers["d"].get_scale()
     tracker.scalars(values, step)
-    bar.set_postfix(D=f"{values.get('loss/D', float('nan')):.3f}", G=f"{values.get('loss/G', float('nan')):.3f}")
+    bar.set_postfix(
+        D=f"{values.get('loss/D', float('nan')):.3f}", G=f"{values.get('loss/G', float('nan')):.3f}"
+    )
     log.info(
         "step %d/%d  loss_D %.4f  loss_G %.4f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s",
         step,

@@ -44,7 +44,9 @@ class Stats:
 
     def read(self) -> dict[str, float]:
         """{name: mean since the last read} (one host sync), then start over."""
-        means = {} if self.sums is None else dict(zip(self.names, (self.sums / self.count).tolist(), strict=True))
+        means = (
+            {} if self.sums is None else dict(zip(self.names, (self.sums / self.count).tolist(), strict=True))
+        )
         if self.skipped:
             means["amp/skipped_steps"] = float(self.skipped)
         self.sums, self.count, self.skipped = None, 0, 0

@@ -197,7 +197,7 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
     if size == 28:
         if cfg.get("d_mbstd", 0):
             raise ConfigError(
-                "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 networks (the seeds' MNIST DCGAN) "
+                "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 MNIST networks "
                 "do not have it: leave model.d_mbstd=0 or use dataset.image_size=32."
             )
         G, D = Mnist28Generator(cfg.nz, cfg.ngf, nc), Mnist28Discriminator(cfg.ndf, nc * pac)

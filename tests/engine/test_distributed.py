@@ -1,4 +1,4 @@
-"""Data-parallel training on the CPU (gloo): gan-train starts the ranks itself, or runs under torchrun."""
+"""TODO"""
 
 from __future__ import annotations
 
@@ -11,18 +11,25 @@ import torch
 from gan_cli import checkpoint
 from gan_cli.errors import ConfigError
 from gan_cli.train import train
-from tests.conftest import BIN, SMALL_DCGAN, SMALL_MLP, make_cfg, read_summary, run_cli
-from tests.test_reliability import ENDLESS, processes, start, wait_for_step  # noqa: F401
+from tests.helpers import (
+    BIN,
+    ENDLESS,
+    RING_CPU,
+    SMALL_DCGAN,
+    make_cfg,
+    read_summary,
+    run_cli,
+    start,
+    wait_for_step,
+)
 
-pytestmark = pytest.mark.slow
-RING = ["dataset=ring", "model=mlp", *SMALL_MLP, "train.device=cpu", "train.batch_size=16"]
 CADENCE = ["train.log_every=5", "train.sample_every=0", "train.ckpt_every=10"]
 
 
 def test_two_gloo_ranks_stay_identical_and_the_checkpoint_resumes(tmp_path):
     run = tmp_path / "run"
     proc = run_cli(
-        ["gan-train", *RING, *CADENCE, "train.steps=20", "train.world_size=2", f"hydra.run.dir={run}"],
+        ["gan-train", *RING_CPU, *CADENCE, "train.steps=20", "train.world_size=2", f"hydra.run.dir={run}"],
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
@@ -62,7 +69,7 @@ def test_batch_norm_networks_stay_in_sync(tmp_path):
 
 def test_batch_must_split_evenly_over_the_ranks(tmp_path):
     with pytest.raises(ConfigError, match="train.batch_size"):
-        train(make_cfg([*RING, "train.world_size=3", "train.batch_size=16"]), tmp_path / "run")
+        train(make_cfg([*RING_CPU, "train.world_size=3", "train.batch_size=16"]), tmp_path / "run")
 
 
 def test_sigterm_stops_every_rank_after_a_checkpoint(tmp_path, processes):  # noqa: F811
@@ -82,7 +89,7 @@ def test_sigterm_stops_every_rank_after_a_checkpoint(tmp_path, processes):  # no
 
 def test_under_torchrun(tmp_path):
     run = tmp_path / "run"
-    args = [*RING, *CADENCE, "train.steps=10", f"hydra.run.dir={run}"]
+    args = [*RING_CPU, *CADENCE, "train.steps=10", f"hydra.run.dir={run}"]
     cmd = [
         str(BIN / "torchrun"),
         "--standalone",

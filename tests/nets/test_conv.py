@@ -1,4 +1,4 @@
-"""The GEMM weight gradient of gan_cli.nets.conv against torch's own convolution gradients."""
+"""TODO"""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ GEOMETRIES = [
     (5, 2, 5, 2, 2, 7),
     (3, 4, 4, 2, 1, 6),
 ]
+
+
+def _pair(cls, base, args):
+    torch.manual_seed(0)
+    ours, theirs = cls(*args, bias=False), base(*args, bias=False)
+    theirs.load_state_dict(ours.state_dict())
+    return ours.to(memory_format=torch.channels_last), theirs.to(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("ci,co,k,s,p,size", GEOMETRIES)
@@ -56,13 +63,6 @@ def test_function_passes_gradcheck_and_double_backward(transposed):
     fn = lambda x, w: _GemmWeightGrad.apply(x, w, 2, 1, transposed)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, w))
     assert torch.autograd.gradgradcheck(fn, (x, w))
-
-
-def _pair(cls, base, args):
-    torch.manual_seed(0)
-    ours, theirs = cls(*args, bias=False), base(*args, bias=False)
-    theirs.load_state_dict(ours.state_dict())
-    return ours.to(memory_format=torch.channels_last), theirs.to(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_r1_penalty_through_a_bf16_dcgan_discriminator():
     for D in (ours, plain):
         xi = x.clone().requires_grad_()
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = D(xi).float().sum()
+            out = D(xi).logits.float().sum()
         (gx,) = torch.autograd.grad(out, xi, create_graph=True)
         gx.pow(2).sum().backward()
         grads.append([p.grad.clone() for p in D.parameters()])

@@ -1,10 +1,8 @@
-"""Datasets through the real loaders, on tiny files written in the real formats (nothing is downloaded)."""
+"""TODO"""
 
 from __future__ import annotations
 
 import pickle
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,35 +10,18 @@ import torch
 from PIL import Image
 
 from gan_cli.data import DATASETS
-from gan_cli.data.mixtures import grid_centers, ring_centers
 from gan_cli.errors import UserError
 from gan_cli.schema import DatasetConfig
-from tests.conftest import group_cfg, make_cfg
+from tests.helpers import (
+    fake_mnist,
+    group_cfg,
+)
 
 CPU = torch.device("cpu")
 
 
 def data_cfg(name: str, **kw):
     return group_cfg(DatasetConfig, name, **kw)
-
-
-def write_idx(folder: Path, prefix: str, images: np.ndarray) -> None:
-    """MNIST's IDX files: big-endian magic, counts, then raw bytes."""
-    folder.mkdir(parents=True, exist_ok=True)
-    n, h, w = images.shape
-    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
-        struct.pack(">iiii", 2051, n, h, w) + images.tobytes()
-    )
-    labels = (np.arange(n) % 10).astype(np.uint8)
-    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">ii", 2049, n) + labels.tobytes())
-
-
-def fake_mnist(root: Path, sub: str = "MNIST", n: int = 20) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-    write_idx(root / sub / "raw", "train", images)
-    write_idx(root / sub / "raw", "t10k", images[:5])
-    return images
 
 
 @pytest.mark.parametrize(("name", "sub"), [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
@@ -122,46 +103,3 @@ def test_digits_are_bundled_and_upscaled():
 def test_fake_images():
     data = DATASETS.build(data_cfg("fake", image_size=32, channels=3, num_samples=10), 0, CPU)
     assert len(data) == 10 and data.next(4).shape == (4, 3, 32, 32)
-
-
-def test_tensor_sampler_epochs_visit_every_image_once_and_restore_exactly():
-    data = DATASETS.build(data_cfg("digits", image_size=8, num_samples=50), 3, CPU)
-    idx = torch.cat([data.next_indices(16) for _ in range(3)] + [data.next_indices(2)])  # one epoch
-    assert sorted(idx.tolist()) == list(range(50))
-    data.next_indices(7)  # part-way through the second epoch
-    state = data.state_dict()
-    ahead = [data.next(13) for _ in range(6)]  # crosses an epoch boundary
-    data.load_state_dict(state)
-    again = [data.next(13) for _ in range(6)]
-    assert all(torch.equal(a, b) for a, b in zip(ahead, again, strict=True))
-    assert data.next(120).shape[0] == 120  # batches larger than the dataset span epochs
-
-
-def test_ring_and_grid_are_the_pacgan_mixtures():
-    ring = ring_centers()
-    assert ring.shape == (8, 2)
-    assert torch.allclose(ring.norm(dim=1), torch.ones(8))
-    assert torch.allclose(ring[2], torch.tensor([0.0, 1.0]), atol=1e-6)  # i=2: (cos pi/2, sin pi/2)
-    grid = grid_centers()
-    assert sorted(set(grid[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0] and grid.shape == (25, 2)
-    ring_data = DATASETS.build(make_cfg(["dataset=ring"]).dataset, 0, CPU)
-    grid_data = DATASETS.build(make_cfg(["dataset=grid"]).dataset, 0, CPU)
-    assert torch.equal(ring_data.centers, ring) and torch.equal(grid_data.centers, grid)
-    assert ring_data.std == 0.01 and grid_data.std == 0.05  # the benchmark defaults
-
-
-def test_mixture_samples_have_the_right_spread_and_density():
-    data = DATASETS.build(make_cfg(["dataset=grid"]).dataset, 0, CPU)
-    x = data.next(20000)
-    nearest = torch.cdist(x, data.centers).argmin(1)
-    offsets = x - data.centers[nearest]
-    assert offsets.std().item() == pytest.approx(0.05, rel=0.05)
-    counts = torch.bincount(nearest, minlength=25).float()
-    assert counts.min() > 0.8 * 20000 / 25  # all modes, about equally
-    # the log density integrates the mixture: at a centre, log(1/(25 * 2 pi sigma^2))
-    expected = -np.log(25 * 2 * np.pi * 0.05**2)
-    assert data.log_density(data.centers[:1]).item() == pytest.approx(expected, rel=1e-4)
-    state = data.state_dict()
-    a = data.next(5)
-    data.load_state_dict(state)
-    assert torch.equal(a, data.next(5))

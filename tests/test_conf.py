@@ -1,0 +1,49 @@
+"""TODO"""
+
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+from gan_cli.models import build_models
+from gan_cli.nets import Packed
+from gan_cli.train import train
+from tests.helpers import (
+    FAST,
+    fake_mnist,
+    make_cfg,
+    read_summary,
+)
+
+
+def test_experiment_preset_is_seed_004_recipe(tmp_path):
+    cfg = make_cfg(["experiment=mnist_dcgan_lsgan"])
+    assert (cfg.dataset.name, cfg.model.name, cfg.loss.name, cfg.optimizer.name) == (
+        "mnist",
+        "dcgan",
+        "lsgan",
+        "adam",
+    )
+    assert cfg.train.batch_size == 128 and cfg.optimizer.betas[0] == 0.5 and cfg.dataset.image_size == 28
+    fake_mnist(tmp_path / "data")
+    overrides = ["experiment=mnist_dcgan_lsgan", f"dataset.root={tmp_path / 'data'}", "train.steps=2"]
+    out = tmp_path / "run"
+    train(make_cfg(FAST + overrides), out)
+    assert read_summary(out)["step"] == 2
+
+
+def test_the_digits_recipe_s_d_rate_follows_optimizer_lr():
+    """digits sets D's rate to half of optimizer.lr: lr and its sweeps still move both networks."""
+    assert make_cfg([]).optimizer.lr_d == pytest.approx(1e-4)
+    assert make_cfg(["optimizer.lr=1e-3"]).optimizer.lr_d == pytest.approx(5e-4)
+    assert make_cfg(["optimizer.lr=1e-3", "optimizer.lr_d=3e-4"]).optimizer.lr_d == pytest.approx(3e-4)
+    assert make_cfg(["optimizer.lr_d=null"]).optimizer.lr_d is None  # the plain DCGAN: both at lr
+    assert make_cfg(["dataset=ring"]).optimizer.lr_d is None
+
+
+def test_grid25_preset_builds_its_recipe():
+    cfg = make_cfg(["experiment=grid25"])
+    G, D = build_models(cfg, (2,))
+    assert isinstance(D, Packed) and D.pac == 2 and D.D.net[1].B.shape == (4, 128)
+    assert G.classes == 25 and any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
+    assert cfg.train.instance_noise > 0 and not cfg.train.ema

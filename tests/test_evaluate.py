@@ -1,0 +1,65 @@
+"""TODO"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gan_cli.train import train
+from tests.helpers import (
+    FAST,
+    RING,
+    SMALL_DCGAN,
+    make_cfg,
+    run_cli,
+)
+
+
+def test_gan_eval_writes_eval_json(tmp_path):
+    run = tmp_path / "run"
+    train(make_cfg([*FAST, *RING]), run)
+    proc = run_cli(["gan-eval", f"run={run}", "num=500"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads((run / "eval.json").read_text())
+    assert json.loads(proc.stdout) == written
+    metrics = written["metrics"]
+    assert 0 <= metrics["modes"] <= 8 and 0 <= metrics["high_quality"] <= 1
+    assert metrics["num_samples"] == 500 and "jsd_estimate" in metrics
+    assert "PacGAN" in written["how"]["modes, high_quality, reverse_kl"]
+
+
+def test_gan_eval_errors(tmp_path):
+    unlabelled = tmp_path / "img"  # random images: no labels for the classifier, no Inception weights
+    train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "dataset.image_size=8"]), unlabelled)
+    for args, must_say in (
+        (["run=/no/such/run"], "/no/such/run"),
+        ([f"run={unlabelled}"], "no class labels"),
+        ([f"run={unlabelled}", "inception=/no/such/weights.pth"], "no such file"),
+        ([], "run="),
+    ):
+        proc = run_cli(["gan-eval", *args], cwd=tmp_path)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert must_say in proc.stderr
+
+
+@pytest.mark.slow
+def test_gan_eval_on_an_image_run(tmp_path):
+    run = tmp_path / "run"
+    train(make_cfg([*FAST, *SMALL_DCGAN, "train.eval_every=4"]), run)
+    proc = run_cli(["gan-eval", f"run={run}", "num=300"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads((run / "eval.json").read_text())
+    metrics = written["metrics"]
+    for key in (
+        "fd_classifier",
+        "precision",
+        "recall",
+        "is_classifier",
+        "is_classifier_real",
+        "classes_present",
+    ):
+        assert key in metrics, key
+    assert 0 <= metrics["precision"] <= 1 and 1 <= metrics["is_classifier"] <= 10
+    assert "held-out" in written["how"]["fd_classifier, precision, recall, is_classifier, classes_present"]
+    assert "not computed" in written["how"]["fid, kid"]

@@ -1,0 +1,56 @@
+"""TODO"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.helpers import (
+    run_cli,
+)
+
+
+def test_gan_sample_images(trained_runs, tmp_path):
+    run = trained_runs["images"]
+    proc = run_cli(
+        ["gan-sample", f"run={run}", "num=10", f"out={tmp_path / 'x.npy'}", "seed=3"], cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    x = np.load(tmp_path / "x.npy")
+    assert x.shape == (10, 1, 16, 16) and x.dtype == np.float32  # the digits' configured resolution
+    assert x.min() >= 0 and x.max() <= 1
+    again = run_cli(
+        ["gan-sample", f"run={run}", "num=10", f"out={tmp_path / 'y.npy'}", "seed=3"], cwd=tmp_path
+    )
+    assert again.returncode == 0 and np.array_equal(x, np.load(tmp_path / "y.npy"))  # seeded
+    proc = run_cli(["gan-sample", f"run={run}", "num=16", f"out={tmp_path / 'grid.png'}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from PIL import Image
+
+    assert Image.open(tmp_path / "grid.png").size == (4 * 18 + 2, 4 * 18 + 2)  # 4x4 grid of 16px + padding
+
+
+def test_gan_sample_points(trained_runs, tmp_path):
+    run = trained_runs["points"]
+    proc = run_cli(["gan-sample", f"run={run}", "num=500", f"out={tmp_path / 'p.npy'}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    points = np.load(tmp_path / "p.npy")
+    assert points.shape == (500, 2) and np.isfinite(points).all()
+    proc = run_cli(["gan-sample", f"run={run}", "num=500", f"out={tmp_path / 'p.png'}"], cwd=tmp_path)
+    assert proc.returncode == 0 and (tmp_path / "p.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("args", "must_say"),
+    [
+        (["run=/no/such/run", "out=x.png"], "/no/such/run"),
+        (["num=4", "out=x.png"], "run="),
+        (["run=RUN", "num=4", "out=x.jpg"], ".png"),
+        (["run=RUN", "num=zero", "out=x.png"], "num"),
+    ],
+)
+def test_gan_sample_errors(trained_runs, tmp_path, args, must_say):
+    args = [a.replace("RUN", str(trained_runs["images"])) for a in args]
+    proc = run_cli(["gan-sample", *args], cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert must_say in proc.stderr
