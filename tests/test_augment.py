@@ -1,4 +1,4 @@
-"""TODO"""
+"""augment.py: DiffAugment's transforms, their gradients and the policy parser."""
 
 from __future__ import annotations
 

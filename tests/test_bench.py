@@ -1,4 +1,4 @@
-"""TODO"""
+"""benchmarks/bench.py and reference.py: the reference loop trains, every variant measures."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def test_reference_loop_updates_both_networks():
     assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
+@pytest.mark.slow
 def test_every_variant_of_the_bench_measures(monkeypatch):
     """Each variant `make bench` runs, on a tiny workload (the compiled one in the slow test below)."""
     from benchmarks import bench

@@ -1,4 +1,4 @@
-"""TODO"""
+"""checkpoint.py: atomic saves, rotation, refusal of files carrying code, readable errors for damage."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class Evil:
 CADENCE = ["train.device=cpu", "train.log_every=5", "train.sample_every=10", "train.ckpt_every=10"]
 
 
+@pytest.mark.slow
 def test_checkpoints_carrying_code_are_refused_and_never_run(finished_run, tmp_path):
     run = copy_run(finished_run, tmp_path / "run")
     marker = tmp_path / "pwned"
@@ -50,6 +51,7 @@ def test_checkpoints_carrying_code_are_refused_and_never_run(finished_run, tmp_p
         assert not marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncate", "empty", *[f"garbage{seed}" for seed in range(6)]])
 def test_corrupt_checkpoints_give_a_readable_error(finished_run, tmp_path, damage):
     run = copy_run(finished_run, tmp_path / "run")
@@ -71,6 +73,7 @@ def test_corrupt_checkpoints_give_a_readable_error(finished_run, tmp_path, damag
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"  # the run is untouched
 
 
+@pytest.mark.slow
 def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     run = tmp_path / "run"
     calls = {"n": 0}
@@ -90,6 +93,7 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert not list((run / "checkpoints").glob(".*"))  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_rotation_keeps_the_newest_checkpoints(tmp_path):
     run = tmp_path / "run"
     train(make_cfg(["dataset=ring", "model=mlp", *CADENCE, "train.steps=50", "train.keep_ckpts=2"]), run)

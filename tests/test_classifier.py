@@ -1,12 +1,14 @@
-"""TODO"""
+"""classifier.py: the offline feature network, accurate, cached, and rebuilt from a damaged cache."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gan_cli import classifier
 
 
+@pytest.mark.slow
 def test_classifier_is_accurate_cached_and_survives_a_damaged_cache(digits8, monkeypatch):
     clf = classifier.get_classifier("digits", digits8.images, digits8.labels)
     assert clf.test_accuracy > 0.9 and clf.path.is_file()

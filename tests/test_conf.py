@@ -1,4 +1,4 @@
-"""TODO"""
+"""The shipped configs: the default job's recipe and the presets compose to what they promise."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_experiment_preset_is_seed_004_recipe(tmp_path):
     cfg = make_cfg(["experiment=mnist_dcgan_lsgan"])
     assert (cfg.dataset.name, cfg.model.name, cfg.loss.name, cfg.optimizer.name) == (

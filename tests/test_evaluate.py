@@ -1,4 +1,4 @@
-"""TODO"""
+"""gan-eval (evaluate.py): eval.json for 2-D and image runs, and its readable errors."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_gan_eval_writes_eval_json(tmp_path):
     run = tmp_path / "run"
     train(make_cfg([*FAST, *RING]), run)
@@ -29,6 +30,7 @@ def test_gan_eval_writes_eval_json(tmp_path):
     assert "PacGAN" in written["how"]["modes, high_quality, reverse_kl"]
 
 
+@pytest.mark.slow
 def test_gan_eval_errors(tmp_path):
     unlabelled = tmp_path / "img"  # random images: no labels for the classifier, no Inception weights
     train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "dataset.image_size=8"]), unlabelled)

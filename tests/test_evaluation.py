@@ -1,4 +1,4 @@
-"""TODO"""
+"""evaluation.py: image metrics of real and collapsed samplers, FID/KID with weights, the JSD gauge."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_no_jsd_gauge_for_losses_without_a_probability(tmp_path):
     out = tmp_path / "run"
     train(make_cfg([*FAST, *RING, "loss=hinge", "train.eval_every=3"]), out)

@@ -1,4 +1,4 @@
-"""TODO"""
+"""hardware.py: device choice, glibc's memory settings, the precision hint."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def test_precision_hint_only_for_fp32_on_native_bf16_hardware(monkeypatch):
     assert hardware.precision_hint(cpu, "fp32") is None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_asking_for_cuda_without_it_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="no CUDA device"):

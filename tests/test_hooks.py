@@ -1,6 +1,8 @@
-"""TODO"""
+"""hooks.py: unusable or occupied run folders are refused before Hydra writes into them."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.helpers import (
     FAST,
@@ -10,6 +12,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_an_existing_run_folder_is_refused_before_hydra_writes_into_it(trained_runs, tmp_path):
     run = trained_runs["points"]
     before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
@@ -19,6 +22,7 @@ def test_an_existing_run_folder_is_refused_before_hydra_writes_into_it(trained_r
     assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before  # untouched
 
 
+@pytest.mark.slow
 def test_unusable_output_folder_is_one_paragraph(tmp_path):
     (tmp_path / "a_file").write_text("x")
     for key in ("hydra.run.dir", "hydra.sweep.dir"):

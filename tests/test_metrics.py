@@ -1,4 +1,4 @@
-"""TODO"""
+"""metrics.py: every metric against known answers (perfect and collapsed samplers, closed forms)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO"""
+"""models.py: networks built from a whole run config, old configs included; unknown names listed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO"""
+"""optim.py: optimizers by name, per-network rates and betas, the linear decay and its exact resume."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
 def test_optimizers_and_ttur(tmp_path, optimizer):
     out, _ = train_run(
@@ -40,6 +41,7 @@ def test_optimizers_and_ttur(tmp_path, optimizer):
     assert lr_g == pytest.approx(1e-4)
 
 
+@pytest.mark.slow
 def test_optimizer_lr_sets_both_networks_and_betas_split(tmp_path):
     out, _ = train_run(
         tmp_path,
@@ -51,6 +53,7 @@ def test_optimizer_lr_sets_both_networks_and_betas_split(tmp_path):
     assert list(g["betas"]) == [0.5, 0.999] and list(d["betas"]) == [0.0, 0.9]
 
 
+@pytest.mark.slow
 def test_linear_decay_follows_the_step_and_resumes_exactly(tmp_path):
     base = [*FAST, *RING, "model.pac=2", "optimizer.lr_decay=linear", "loss.r1_gamma=0.1", "loss=ragan"]
     whole = tmp_path / "whole"

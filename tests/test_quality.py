@@ -1,4 +1,4 @@
-"""TODO"""
+"""benchmarks/quality.py: goals judged on the mean, the table, rows kept across partial runs."""
 
 from __future__ import annotations
 

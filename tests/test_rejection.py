@@ -1,4 +1,4 @@
-"""TODO"""
+"""rejection.py: exact rejection sampling, the fitted ratio, and the commands that use it."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ def test_rejection_with_the_exact_ratio_samples_p_data_exactly():
     assert torch.equal(again, kept) and torch.equal(torch.get_rng_state(), state)
 
 
+@pytest.mark.slow
 def test_fitted_ratio_prefers_the_data_and_leaves_the_rng_alone():
     data = mixture("ring")
     G = nn.Sequential(nn.Linear(2, 2))  # a Gaussian blob: most of it far from the ring's modes
@@ -75,6 +76,7 @@ def test_fitted_ratio_prefers_the_data_and_leaves_the_rng_alone():
         assert D(real).logits.mean() > D(fake).logits.mean() + 1.0
 
 
+@pytest.mark.slow
 def test_training_fits_the_sampler_and_the_commands_use_it(tmp_path):
     run = tmp_path / "run"
     train(make_cfg([*FAST, *RING, "model.pac=2", "train.rejection_steps=30"]), run)
@@ -98,6 +100,7 @@ def test_training_fits_the_sampler_and_the_commands_use_it(tmp_path):
     assert not np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
+@pytest.mark.slow
 def test_rejection_is_refused_where_it_does_not_apply(tmp_path):
     plain = tmp_path / "plain"
     train(make_cfg([*FAST, *RING]), plain)
@@ -118,6 +121,7 @@ def test_rejection_is_refused_where_it_does_not_apply(tmp_path):
     assert "rejection" not in json.loads((plain / "eval.json").read_text())["metrics"]
 
 
+@pytest.mark.slow
 def test_resume_refits_the_sampler_and_stays_exact(tmp_path):
     base = [*FAST, *RING, "train.rejection_steps=20"]
     run = tmp_path / "run"

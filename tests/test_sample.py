@@ -1,4 +1,4 @@
-"""TODO"""
+"""gan-sample (sample.py): grids, raw arrays and scatter plots from trained runs; readable errors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_gan_sample_images(trained_runs, tmp_path):
     run = trained_runs["images"]
     proc = run_cli(
@@ -30,6 +31,7 @@ def test_gan_sample_images(trained_runs, tmp_path):
     assert Image.open(tmp_path / "grid.png").size == (4 * 18 + 2, 4 * 18 + 2)  # 4x4 grid of 16px + padding
 
 
+@pytest.mark.slow
 def test_gan_sample_points(trained_runs, tmp_path):
     run = trained_runs["points"]
     proc = run_cli(["gan-sample", f"run={run}", "num=500", f"out={tmp_path / 'p.npy'}"], cwd=tmp_path)
@@ -40,6 +42,7 @@ def test_gan_sample_points(trained_runs, tmp_path):
     assert proc.returncode == 0 and (tmp_path / "p.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "must_say"),
     [

@@ -1,4 +1,4 @@
-"""TODO"""
+"""schema.py: well-typed but meaningless values are refused, naming the key."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_bad_values_are_refused_naming_the_key(tmp_path):
     for override, key in [
         ("optimizer.lr=-1", "optimizer.lr"),
@@ -29,6 +30,7 @@ def test_bad_values_are_refused_naming_the_key(tmp_path):
     assert not (tmp_path / "never").exists()  # refused before anything was written
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "override, key",
     [
@@ -45,6 +47,7 @@ def test_new_model_and_noise_keys_refuse_bad_values(tmp_path, override, key):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_mlp_only_options_are_refused_on_dcgan_and_the_categorical_latent_is_not(tmp_path):
     with pytest.raises(ConfigError, match="model.name"):
         train(make_cfg([*FAST, *SMALL_DCGAN, "dataset=fake", "model.d_fourier=8"]), tmp_path / "run")

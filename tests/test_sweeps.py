@@ -1,4 +1,4 @@
-"""TODO"""
+"""sweeps.py and multirun: Hydra sweeps, Optuna, Submitit, and jobs that fail or diverge alone."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_multirun_sweep_gives_four_runs_with_hparams(tmp_path):
     proc = run_cli(
         ["gan-train", "-m", "loss=lsgan,hinge", "optimizer.lr=1e-4,2e-4", *FAST, *RING], cwd=tmp_path
@@ -41,6 +42,7 @@ def test_multirun_sweep_gives_four_runs_with_hparams(tmp_path):
     assert seen == {("lsgan", 1e-4), ("lsgan", 2e-4), ("hinge", 1e-4), ("hinge", 2e-4)}
 
 
+@pytest.mark.slow
 def test_a_failing_sweep_job_does_not_sink_the_others(tmp_path):
     proc = run_cli(["gan-train", "-m", "optimizer.lr=-1,1e-4", *FAST, *RING], cwd=tmp_path)
     assert proc.returncode != 0  # the sweep reports that a job failed...
@@ -50,6 +52,7 @@ def test_a_failing_sweep_job_does_not_sink_the_others(tmp_path):
     assert jobs["1"]["status"] == "completed"  # ...and the other job still ran
 
 
+@pytest.mark.slow
 def test_a_diverging_sweep_job_does_not_sink_the_others(tmp_path):
     diverge = "optimizer.lr=1,1e-4"
     args = [
@@ -72,6 +75,7 @@ def test_a_diverging_sweep_job_does_not_sink_the_others(tmp_path):
     assert jobs["1"]["status"] == "completed" and jobs["1"]["step"] == 40
 
 
+@pytest.mark.slow
 def test_optuna_search_with_a_diverging_trial(tmp_path):
     sweep = tmp_path / "sweep"
     args = [
@@ -102,6 +106,7 @@ def test_optuna_search_with_a_diverging_trial(tmp_path):
     assert "Failed experiment" in proc.stderr or "Failed experiment" in proc.stdout
 
 
+@pytest.mark.slow
 def test_objective_names_a_metric(tmp_path):
     summary = {"status": "completed"}
     run = tmp_path / "run"
@@ -112,6 +117,7 @@ def test_objective_names_a_metric(tmp_path):
         sweeps.objective_value("fid", summary, run)
 
 
+@pytest.mark.slow
 def test_submitit_local_sweep(tmp_path):
     sweep = tmp_path / "sweep"
     args = ["gan-train", "-m", "hydra/launcher=submitit_local", "loss=lsgan,hinge", *FAST, *RING]
@@ -132,6 +138,7 @@ def test_missing_sweep_plugin_is_one_paragraph(monkeypatch, capsys):
     assert "pip install 'gan-cli[sweep]'" in " ".join(err.split()) and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_slurm_defaults_compose(tmp_path):
     proc = run_cli(
         ["gan-train", "hydra/launcher=submitit_slurm", "--cfg", "hydra", "-p", "hydra.launcher"], tmp_path

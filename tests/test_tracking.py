@@ -1,6 +1,8 @@
-"""TODO"""
+"""tracking.py: what a run shows (the 2-D heat map with D - D*)."""
 
 from __future__ import annotations
+
+import pytest
 
 from gan_cli.train import train
 from tests.helpers import (
@@ -11,6 +13,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_heat_map_shows_d_minus_dstar_for_log_losses(tmp_path):
     out = tmp_path / "ns"
     train(make_cfg([*FAST, *RING]), out)

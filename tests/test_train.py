@@ -1,4 +1,4 @@
-"""TODO"""
+"""gan-train (train.py) as a user runs it: the run folder, readable refusals, listed options."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_gan_train_default_layout(tmp_path):
     proc = run_cli(["gan-train", *FAST, *SMALL_DCGAN], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -36,6 +37,7 @@ def test_gan_train_default_layout(tmp_path):
     assert "loss_D" in (run_dir / "train.log").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "must_say"),
     [
@@ -55,6 +57,7 @@ def test_bad_input_is_one_readable_paragraph(tmp_path, override, must_say):
     assert not list(tmp_path.glob("outputs/*/*/checkpoints"))  # nothing trained
 
 
+@pytest.mark.slow
 def test_unknown_option_lists_valid_ones(tmp_path):
     proc = run_cli(["gan-train", "model=resnet"], cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr

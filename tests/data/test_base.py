@@ -1,4 +1,4 @@
-"""TODO"""
+"""data/base.py: the device-resident sampler's epochs and exact restore."""
 
 from __future__ import annotations
 

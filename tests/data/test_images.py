@@ -1,4 +1,4 @@
-"""TODO"""
+"""data/images.py: every image dataset from files built here (never downloaded)."""
 
 from __future__ import annotations
 

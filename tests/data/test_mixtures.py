@@ -1,4 +1,4 @@
-"""TODO"""
+"""data/mixtures.py: PacGAN's ring and grid, their spread and density."""
 
 from __future__ import annotations
 

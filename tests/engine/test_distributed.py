@@ -1,4 +1,4 @@
-"""TODO"""
+"""engine/distributed.py: data-parallel ranks (gloo) stay identical, stop together, run under torchrun."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.helpers import (
 CADENCE = ["train.log_every=5", "train.sample_every=0", "train.ckpt_every=10"]
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_stay_identical_and_the_checkpoint_resumes(tmp_path):
     run = tmp_path / "run"
     proc = run_cli(
@@ -55,6 +56,7 @@ def test_two_gloo_ranks_stay_identical_and_the_checkpoint_resumes(tmp_path):
     assert read_summary(run)["step"] == 35 and read_summary(run)["world_size"] == 1
 
 
+@pytest.mark.slow
 def test_batch_norm_networks_stay_in_sync(tmp_path):
     # the DCGAN has batch norm in G and D; each rank normalises its own shard, gradients are averaged
     run = tmp_path / "img"
@@ -67,11 +69,13 @@ def test_batch_norm_networks_stay_in_sync(tmp_path):
     assert len(set(summary["rank_weights_sha256"])) == 1  # batch norm in both nets, still in sync
 
 
+@pytest.mark.slow
 def test_batch_must_split_evenly_over_the_ranks(tmp_path):
     with pytest.raises(ConfigError, match="train.batch_size"):
         train(make_cfg([*RING_CPU, "train.world_size=3", "train.batch_size=16"]), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_sigterm_stops_every_rank_after_a_checkpoint(tmp_path, processes):  # noqa: F811
     run = tmp_path / "run"
     proc = start(
@@ -87,6 +91,7 @@ def test_sigterm_stops_every_rank_after_a_checkpoint(tmp_path, processes):  # no
     assert len(set(summary["rank_weights_sha256"])) == 1
 
 
+@pytest.mark.slow
 def test_under_torchrun(tmp_path):
     run = tmp_path / "run"
     args = [*RING_CPU, *CADENCE, "train.steps=10", f"hydra.run.dir={run}"]

@@ -1,4 +1,4 @@
-"""TODO"""
+"""engine/loop.py and step.py: few-step runs for every named option, what each leaves and logs."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_evaluating_during_training_changes_nothing_in_the_training(tmp_path):
     base = [*FAST, *RING, "train.steps=12", "train.ckpt_every=6"]
     plain = tmp_path / "plain"
@@ -42,6 +43,7 @@ def test_evaluating_during_training_changes_nothing_in_the_training(tmp_path):
     assert -0.5 <= jsd <= math.log(2) + 1e-6  # bounded above by log 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan-gp"])
 def test_every_loss_on_the_ring(tmp_path, loss):
     out, _ = train_run(tmp_path, ["dataset=ring", "model=mlp", f"loss={loss}", *SMALL_MLP])
@@ -49,12 +51,14 @@ def test_every_loss_on_the_ring(tmp_path, loss):
     assert ("loss/penalty" in tags["scalars"]) == (loss == "wgan-gp")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["lsgan", "wgan-gp"])
 def test_dcgan_losses_on_digits(tmp_path, loss):
     out, _ = train_run(tmp_path, [f"loss={loss}", "model.d_norm=layer", *SMALL_DCGAN])
     assert_complete_run(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "dataset_overrides",
     [
@@ -69,6 +73,7 @@ def test_datasets_train(tmp_path, dataset_overrides):
     assert_complete_run(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "sub"), [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
 def test_mnist_like_datasets_train(tmp_path, name, sub):
     fake_mnist(tmp_path / "data", sub)
@@ -77,6 +82,7 @@ def test_mnist_like_datasets_train(tmp_path, name, sub):
     assert state["data_shape"] == [1, 28, 28]
 
 
+@pytest.mark.slow
 def test_folder_dataset_trains(tmp_path):
     from PIL import Image
 
@@ -91,6 +97,7 @@ def test_folder_dataset_trains(tmp_path):
     assert state["data_shape"] == [3, 16, 16]
 
 
+@pytest.mark.slow
 def test_d_steps_is_k_of_algorithm_1(tmp_path):
     out, summary = train_run(tmp_path, ["dataset=ring", "model=mlp", "train.d_steps=3", *SMALL_MLP])
     state = checkpoint.load(out / "checkpoints" / "last.pt")
@@ -100,6 +107,7 @@ def test_d_steps_is_k_of_algorithm_1(tmp_path):
     assert d_counts == {18} and g_counts == {6}
 
 
+@pytest.mark.slow
 def test_same_seed_same_run_other_seed_other_run(tmp_path):
     base = ["dataset=ring", "model=mlp", *SMALL_MLP]
     a, _ = train_run(tmp_path, [*base, "train.seed=5"], "a")
@@ -110,6 +118,7 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path):
     assert not all(torch.equal(ga[k], gc[k]) for k in ga)
 
 
+@pytest.mark.slow
 def test_ema_switch(tmp_path):
     on, _ = train_run(tmp_path, ["dataset=ring", "model=mlp", *SMALL_MLP], "on")
     off, _ = train_run(tmp_path, ["dataset=ring", "model=mlp", "train.ema=false", *SMALL_MLP], "off")
@@ -119,6 +128,7 @@ def test_ema_switch(tmp_path):
     assert not all(torch.equal(s_on["G_ema"][k], s_on["G"][k]) for k in s_on["G"])  # it averages
 
 
+@pytest.mark.slow
 def test_logging_and_checkpoint_cadence(tmp_path):
     out, _ = train_run(
         tmp_path,
@@ -142,6 +152,7 @@ def test_logging_and_checkpoint_cadence(tmp_path):
     assert all(math.isfinite(e.value) for e in tags["_acc"].Scalars("loss/G"))
 
 
+@pytest.mark.slow
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     # SGD with momentum at rate 1 on WGAN's unclipped critic overflows after a few steps.
     out = tmp_path / "run"
@@ -166,6 +177,7 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in state["G"].values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_trains_and_resumes_with_its_scaler(tmp_path, precision):
     base = ["dataset=ring", "model=mlp", *SMALL_MLP, f"train.precision={precision}", "loss=wgan-gp"]
@@ -178,6 +190,7 @@ def test_mixed_precision_trains_and_resumes_with_its_scaler(tmp_path, precision)
     assert summary["status"] == "completed" and summary["step"] == 9
 
 
+@pytest.mark.slow
 def test_bf16_dcgan_with_channels_last(tmp_path):
     out, _ = train_run(tmp_path, ["train.precision=bf16", "train.channels_last=true", *SMALL_DCGAN])
     _, state, _ = assert_complete_run(out)

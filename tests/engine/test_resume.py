@@ -1,4 +1,4 @@
-"""TODO"""
+"""engine/resume.py: bitwise-exact resume, the keys a resume may change, curves without duplicates."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ JOBS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("job", JOBS)
 def test_resume_is_bitwise_exact(tmp_path, job):
     base = JOBS[job] + CADENCE
@@ -44,6 +45,7 @@ def test_resume_is_bitwise_exact(tmp_path, job):
     assert_same(a, b)
 
 
+@pytest.mark.slow
 def test_resume_from_the_command_line_overrides(tmp_path):
     """The CLI passes its overrides: a run trained with loss=lsgan resumes as lsgan, not today's default."""
     part = tmp_path / "part"
@@ -53,6 +55,7 @@ def test_resume_from_the_command_line_overrides(tmp_path):
     assert summary["step"] == 8 and summary["loss"] == "lsgan" and summary["dataset"] == "ring"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "change", ["model.ndf=32", "loss=hinge", "optimizer.lr=1e-3", "experiment=mnist_dcgan_lsgan"]
 )
@@ -67,6 +70,7 @@ def test_resume_refuses_a_different_training(tmp_path, change):
     assert (part / "checkpoints" / "last.pt").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_resume_errors(tmp_path):
     with pytest.raises(UserError, match="no such run folder"):
         train(make_cfg([f"resume={tmp_path / 'nope'}"]), tmp_path / "x", overrides=[])
@@ -79,6 +83,7 @@ def test_resume_errors(tmp_path):
         train(make_cfg([f"resume={part}", "train.steps=4"]), tmp_path / "x", overrides=["train.steps=4"])
 
 
+@pytest.mark.slow
 def test_tensorboard_curves_continue_without_duplicates(tmp_path):
     run = tmp_path / "run"
     base = ["dataset=ring", "model=mlp", *CADENCE, "train.keep_ckpts=5"]

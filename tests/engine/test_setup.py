@@ -1,4 +1,4 @@
-"""TODO"""
+"""engine/setup.py: run folders never overwritten, requeued jobs resumed, compiled models saved plain."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_compile_mode_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="train.compile"):
         train(make_cfg([*RING, "train.compile=fast", "train.steps=1"]), tmp_path / "run")
@@ -37,6 +38,7 @@ def test_compiled_training_saves_plain_weights_and_resumes_without_compile(tmp_p
     assert resumed["status"] == "completed" and resumed["resumed_from"] == 3
 
 
+@pytest.mark.slow
 def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     run = tmp_path / "run"
     cfg = [*FAST, *RING, "train.steps=12", "train.ckpt_every=4"]
@@ -51,6 +53,7 @@ def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         train(make_cfg(cfg), run)  # outside submitit, an existing run is never touched
 
 
+@pytest.mark.slow
 def test_an_existing_run_is_never_overwritten(tmp_path):
     out, _ = train_run(tmp_path, ["dataset=ring", "model=mlp", *SMALL_MLP])
     before = (out / "checkpoints" / "last.pt").read_bytes()

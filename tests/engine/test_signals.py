@@ -1,4 +1,4 @@
-"""TODO"""
+"""engine/signals.py and the loop's stops: SIGKILL at any instant, SIGTERM/SIGINT, late signals."""
 
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ def test_sigterm_and_sigint_checkpoint_and_exit_within_seconds(tmp_path, sig, co
     assert read_summary(run)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_signal_late_in_a_step_still_ends_with_a_checkpoint(tmp_path, monkeypatch):
     """SIGTERM arriving after the step read the stop flag (here: while samples are drawn) is handled at
     the next step, which checkpoints: an interrupted run always has a last.pt to resume from."""

@@ -1,4 +1,4 @@
-"""TODO"""
+"""nets/dcgan.py: the classic example at 64x64, every size, the MNIST networks, mbstd, class batch norm."""
 
 from __future__ import annotations
 
@@ -94,6 +94,7 @@ def test_dcgan_refuses_sizes_it_cannot_build_and_points():
         MODELS.build(model_cfg("dcgan"), (2,))
 
 
+@pytest.mark.slow
 def test_minibatch_std_known_values_and_d_mbstd(tmp_path):
     from gan_cli.nets.dcgan import MinibatchStd
 
@@ -114,6 +115,7 @@ def test_minibatch_std_known_values_and_d_mbstd(tmp_path):
         train(make_cfg([*FAST, *RING, "model.d_mbstd=4"]), tmp_path / "bad")
 
 
+@pytest.mark.slow
 def test_class_batch_norm_known_values_and_g_class_norm(tmp_path):
     from gan_cli.nets import latent
     from gan_cli.nets.dcgan import ClassBatchNorm2d

@@ -1,4 +1,4 @@
-"""TODO"""
+"""nets/mlp.py: the paper's MLPs, maxout, Fourier features and batch norm."""
 
 from __future__ import annotations
 

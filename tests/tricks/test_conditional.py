@@ -50,6 +50,7 @@ def test_projection_discriminator_known_values():
         assert torch.allclose(shift, phi.sum(1), atol=1e-5)  # label 1 adds <1, phi(x)>
 
 
+@pytest.mark.slow
 def test_conditional_gan_draws_each_class_from_its_label_and_resumes_exactly(tmp_path):
     from gan_cli.evaluate import main as gan_eval
     from gan_cli.nets import latent
@@ -92,6 +93,7 @@ def test_conditional_gan_draws_each_class_from_its_label_and_resumes_exactly(tmp
     assert 0 <= json.loads((whole / "eval.json").read_text())["metrics"]["jsd_estimate"] <= math.log(2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "override, key",
     [
@@ -118,6 +120,7 @@ def test_conditional_refusals(tmp_path, override, key):
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
+@pytest.mark.slow
 def test_conditional_classes_follow_the_dataset_shares(tmp_path):
     from gan_cli.nets import CategoricalLatent, latent
     from gan_cli.runs import load_run

@@ -1,12 +1,14 @@
-"""TODO"""
+"""tricks/diffaug.py: training with DiffAugment resumes exactly."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gan_cli.train import train
 
 
+@pytest.mark.slow
 def test_training_with_diffaug_resumes_exactly(tmp_path):
     """The transforms draw from torch's generator, which checkpoints restore: resume is bit for bit."""
     from tests.conftest import make_cfg

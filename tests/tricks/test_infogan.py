@@ -44,6 +44,7 @@ def test_info_head_shares_d_and_reads_the_class():
         assert codes.shape == (5, 4)
 
 
+@pytest.mark.slow
 def test_info_weight_trains_q_and_g_to_agree_on_the_class_and_resumes_exactly(tmp_path):
     from gan_cli.nets import category, latent
 
@@ -74,6 +75,7 @@ def test_info_weight_trains_q_and_g_to_agree_on_the_class_and_resumes_exactly(tm
     assert_same(state, checkpoint.load(half / "checkpoints" / "last.pt"))
 
 
+@pytest.mark.slow
 def test_info_head_in_a_packed_d_reads_each_packed_sample(tmp_path):
     from gan_cli.nets import InfoHead
 
@@ -95,6 +97,7 @@ def test_info_head_in_a_packed_d_reads_each_packed_sample(tmp_path):
     assert summary["status"] == "completed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override", ["model.latent_classes=0", "model.info_weight=-1"])
 def test_info_weight_needs_a_categorical_latent(tmp_path, override):
     cfg = [*FAST, *RING, "model.latent_classes=4", "model.info_weight=1", override]
@@ -103,6 +106,7 @@ def test_info_weight_needs_a_categorical_latent(tmp_path, override):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_info_continuous_codes_known_loss_and_keys(tmp_path):
     from gan_cli.nets import category
 

@@ -34,6 +34,7 @@ def test_instance_noise_falls_linearly_to_zero_and_reaches_d():
     ]
 
 
+@pytest.mark.slow
 def test_instance_noise_changes_what_d_sees_and_resumes_exactly(tmp_path):
     base = [*FAST, *RING, "model.pac=2", "train.instance_noise=0.3", "train.instance_noise_until=1.0"]
     whole = tmp_path / "whole"

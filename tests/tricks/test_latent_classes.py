@@ -1,4 +1,4 @@
-"""TODO"""
+"""tricks/latent_classes.py: the categorical latent is uniform, deterministic and fed one-hot."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_mode_seeking_term_known_values_and_pairs_share_their_class(tmp_path):
     from gan_cli.tricks.mode_seeking import mode_seeking
 

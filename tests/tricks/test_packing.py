@@ -1,4 +1,4 @@
-"""TODO"""
+"""tricks/packing.py: PacGAN's D sees consecutive samples side by side."""
 
 from __future__ import annotations
 
@@ -37,11 +37,13 @@ def test_packed_discriminator_sees_consecutive_samples_side_by_side():
     assert not isinstance(D1, Packed)
 
 
+@pytest.mark.slow
 def test_batch_must_be_a_multiple_of_pac(tmp_path):
     with pytest.raises(ConfigError, match="train.batch_size"):
         train(make_cfg([*FAST, *RING, "model.pac=4", "train.batch_size=10"]), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_pac_runs_end_to_end_on_images(tmp_path):
     out = tmp_path / "img"
     cfg = [*FAST, *SMALL_DCGAN, "model.conditional=false", "model.pac=2", "loss=ragan", "train.eval_every=3"]

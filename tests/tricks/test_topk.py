@@ -16,6 +16,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_topk_fraction_anneals_over_the_first_half_and_training_uses_it(tmp_path):
     from gan_cli.tricks.topk import TopK, topk_fraction
 
