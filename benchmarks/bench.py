@@ -31,12 +31,7 @@ WORKLOADS = {
     ),
     # the 16x16 unconditional DCGAN on the digits (the default job before it became conditional), without
     # R1 or mode seeking, so that both loops do the same work
-    "digits default job": (
-        ["model.conditional=false", "model.latent_classes=0", "model.g_class_norm=false", "model.nz=100"]
-        + ["model.ngf=64", "loss.r1_gamma=0", "loss.mode_seeking=0", "optimizer.betas=[0.5,0.999]"]
-        + ["optimizer.lr_d=null"],
-        300,
-    ),
+    "digits default job": (["recipe=none"], 300),
     "mlp grid": (["dataset=grid", "model=mlp"], 600),
 }
 VARIANTS = ("reference fp32", "gan-cli fp32", "gan-cli bf16")

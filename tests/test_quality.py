@@ -88,19 +88,21 @@ def test_only_keeps_the_published_rows_it_does_not_measure_while_their_config_is
     assert quality.published(tmp_path / "missing.json", set(), set()) == []
 
 
-def test_the_table_names_the_rows_measured_on_another_machine_or_an_unknown_one(monkeypatch):
+def test_the_table_names_the_rows_measured_on_another_machine_or_an_unknown_one():
     from benchmarks import quality
 
-    monkeypatch.setattr(quality, "machine", lambda: "CPU A, 2 cores")
     results = [
         {"row": "ring8", "seed": 0, "machine": "CPU A, 2 cores"},
         {"row": "grid25", "seed": 0, "machine": "CPU B, 2 cores"},
         {"row": "digits", "seed": 0},  # measured before results kept their machine
         {"row": "digits", "seed": 1, "error": "boom"},
     ]
-    assert quality.machines(results[:1], ["ring8"]) == "Machine: CPU A, 2 cores."
-    text = quality.machines(results, ["ring8", "grid25", "digits"])
+    here = "CPU A, 2 cores"
+    assert quality.machines(results[:1], ["ring8"], here) == "Machine: CPU A, 2 cores."
+    text = quality.machines(results, ["ring8", "grid25", "digits"], here)
     assert text.startswith("Machine: CPU A, 2 cores. Rows kept")
     assert "CPU B, 2 cores: `grid25`" in text
     assert "not recorded (measured before runs kept it): `digits`" in text
     assert "`ring8`" not in text
+    rewritten = quality.machines(results, ["ring8", "grid25", "digits"], None)  # --table-only: no "here"
+    assert "measuring nothing" in rewritten and "CPU A, 2 cores: `ring8`" in rewritten
