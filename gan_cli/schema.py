@@ -70,6 +70,7 @@ class LossConfig:
     r1_every: int = 1  # apply R1 every N D updates, scaled by N (lazy regularisation)
     topk: float = 1.0  # any loss: G learns from this fraction of its samples, those D rates best (1 = all)
     mode_seeking: float = 0.0  # any loss: MSGAN's diversity term in G's loss, this weight (0 = off)
+    drift: float = 0.0  # any loss: ProGAN's drift penalty drift * E[D(x)^2] in D's loss (0 = off)
 
 
 @dataclass
@@ -334,4 +335,5 @@ def check(cfg: Any) -> None:
         "It compares pairs of samples (the two halves of each batch), so train.batch_size per process "
         "(batch_size / world_size) must be at least 2.",
     )
+    _require(lo.drift >= 0, "loss.drift", lo.drift, "It must be 0 (off) or positive, e.g. 0.001.")
     _require(0.0 < lo.topk <= 1.0, "loss.topk", lo.topk, "It must be in (0, 1]; 1 keeps every sample.")

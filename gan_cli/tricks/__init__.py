@@ -13,6 +13,7 @@ from typing import Any
 from gan_cli.tricks import (  # noqa: F401  (each registers its builders)
     conditional,
     diffaug,
+    drift,
     infogan,
     instance_noise,
     latent_classes,
@@ -34,6 +35,7 @@ HOOK_ORDER = (
     "instance_noise",
     "r1",
     "gradient_penalty",
+    "drift",
 )
 
 
