@@ -4,7 +4,7 @@ Same networks (copied verbatim at 64x64), BCE on a sigmoid output, Adam lr 2e-4 
 update per step, and, like the example, the losses and D(x), D(G(z)) read back (`.item()`) every step.
 Batches come from a tensor already in memory (the example's DataLoader would only slow it down).
 
-    python -m benchmarks.reference --steps 80     # the whole-process figure of the goal in issue 5
+    python -m benchmarks.reference --steps 80     # the whole-process figure of the goal command
 """
 
 from __future__ import annotations

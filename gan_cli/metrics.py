@@ -1,7 +1,7 @@
 """Evaluation metrics as pure functions: tensors in, numbers out.
 
-The 2-D mixtures follow the PacGAN protocol (Lin et al. 2018, Table 1); the JSD gauge follows the seeds'
-C(G) = -log 4 + 2 JSD(p_data || p_g).
+The 2-D mixtures follow the PacGAN protocol (Lin et al. 2018, Table 1); the JSD gauge follows the GAN
+paper's C(G) = -log 4 + 2 JSD(p_data || p_g).
 """
 
 from __future__ import annotations

@@ -151,7 +151,8 @@ def _first_set(value: Any, default: Any) -> Any:
 
 
 def _times(value: Any, factor: Any) -> float:
-    """${gan_times:${optimizer.lr},0.5}: a key that follows another at a fixed ratio (digits' lr_d)."""
+    """${gan_times:${optimizer.lr},0.5}: a key that follows another at a fixed ratio (the digits
+    recipe's lr_d)."""
     return float(value) * float(factor)
 
 
@@ -182,8 +183,8 @@ def _require(ok: bool, key: str, value: Any, why: str) -> None:
 
 def unused(cfg: Any, shape: tuple[int, ...]) -> list[str]:
     """Keys that are set but have no effect with the rest of the config and the data's shape (train logs
-    them as warnings). A dataset's recipe may set them (digits turns on model.g_class_norm), so they are not
-    refused: `gan-train model=mlp` on the digits must still work."""
+    them as warnings). A recipe or preset may set them together with other keys, and a command line may
+    then change one of those, so they are not refused."""
     m, notes = cfg.model, []
     if m.get("g_class_norm", False) and (m.name != "dcgan" or not m.latent_classes):
         why = f"model={m.name}" if m.name != "dcgan" else "model.latent_classes=0"
@@ -193,7 +194,7 @@ def unused(cfg: Any, shape: tuple[int, ...]) -> list[str]:
         )
     elif m.get("g_class_norm", False) and len(shape) == 3 and shape[1] == 28:
         notes.append(
-            "model.g_class_norm=true has no effect at 28x28: the 28x28 networks (seed 004's) have no "
+            "model.g_class_norm=true has no effect at 28x28: the 28x28 MNIST networks have no "
             "conditional batch norm (dataset.image_size=32 uses the 4 * 2^n DCGAN, which has)."
         )
     return notes
@@ -297,7 +298,7 @@ def check(cfg: Any) -> None:
         "A conditional GAN draws each generated image's label as the class its z picks, so it needs "
         "model.latent_classes set to the dataset's number of classes (for example model.latent_classes=10 "
         "for digits). It cannot be combined with model.pac > 1 or model.info_weight > 0: to use those, add "
-        "model.conditional=false (the digits dataset turns it on: its default job is conditional).",
+        "model.conditional=false (the default job's recipe turns it on; recipe=none leaves the recipe out).",
     )
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")

@@ -17,7 +17,7 @@ from tests.helpers import (
 
 
 @pytest.mark.slow
-def test_experiment_preset_is_seed_004_recipe(tmp_path):
+def test_the_mnist_experiment_preset_is_its_recipe(tmp_path):
     cfg = make_cfg(["experiment=mnist_dcgan_lsgan"])
     assert (cfg.dataset.name, cfg.model.name, cfg.loss.name, cfg.optimizer.name) == (
         "mnist",

@@ -96,7 +96,7 @@ def test_optimal_discriminator_and_jsd():
     assert -loss.d_loss(torch.zeros(3), torch.zeros(3)).item() == pytest.approx(-LOG4)
 
 
-def test_lsgan_has_the_half_factors_of_seed_004():
+def test_lsgan_has_the_half_factors():
     loss = build("lsgan")
     assert loss.d_loss(torch.ones(3), torch.zeros(3)).item() == 0.0
     assert loss.d_loss(torch.zeros(3), torch.ones(3)).item() == pytest.approx(1.0)  # 1/2 * 1 + 1/2 * 1

@@ -1,7 +1,8 @@
 """DCGAN networks that adapt to the image size.
 
 Sizes 4 * 2^n (8, 16, 32, 64, ...) follow the classic PyTorch DCGAN example, which they equal exactly at
-64x64 with nz=100 and ngf=ndf=64. Size 28 follows the seeds' DCGAN for MNIST.
+64x64 with nz=100 and ngf=ndf=64. Size 28 is a small MNIST DCGAN (fully connected layers into two
+transposed convolutions).
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class DCGANDiscriminator(nn.Module):
 
 
 class Mnist28Generator(nn.Module):
-    """Seed 004's MNIST generator: FC 1024, FC 7*7*128, two transposed convolutions (ngf=64)."""
+    """The 28x28 MNIST generator: FC 1024, FC 7*7*128, two transposed convolutions (ngf=64)."""
 
     def __init__(self, nz: int, ngf: int, nc: int) -> None:
         super().__init__()
@@ -165,7 +166,7 @@ class Mnist28Generator(nn.Module):
 
 
 class Mnist28Discriminator(nn.Module):
-    """Seed 004's MNIST discriminator: two 5x5 convolutions with max pooling, FC 1024, FC 1."""
+    """The 28x28 MNIST discriminator: two 5x5 convolutions with max pooling, FC 1024, FC 1."""
 
     def __init__(self, ndf: int, nc: int) -> None:
         super().__init__()

@@ -62,7 +62,7 @@ def test_dcgan_adapts_to_size_and_channels(size, channels):
     assert D(fake).logits.shape == (5,)
 
 
-def test_dcgan_at_28_follows_seed_004():
+def test_dcgan_at_28_is_the_small_mnist_dcgan():
     G, D = MODELS.build(model_cfg("dcgan"), (1, 28, 28))
     linear_g = [m.out_features for m in G.modules() if isinstance(m, nn.Linear)]
     assert linear_g == [1024, 7 * 7 * 128]
