@@ -36,4 +36,6 @@ def parse_key_values(argv: list[str], schema: type, usage: str) -> Any:
             raise UserError(f"missing {missing[0]}=... . {usage}")
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as err:
-        raise UserError(f"{str(err).splitlines()[0]}. {usage}") from None
+        key = getattr(err, "full_key", None)
+        where = f"{key}: " if key else ""
+        raise UserError(f"{where}{str(err).splitlines()[0]}. {usage}") from None
