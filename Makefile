@@ -24,7 +24,7 @@ train: $(STAMP) ## the main job: a class-conditional DCGAN on the bundled digits
 test: $(STAMP) ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP) ## tests without the slow end-to-end runs
+test-fast: $(STAMP) ## the unit tier: every test not marked slow (nothing trains a GAN; about a minute)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP) ## ruff check and format check

@@ -70,7 +70,7 @@ def test_sigterm_and_sigint_checkpoint_and_exit_within_seconds(tmp_path, sig, co
 def test_a_signal_late_in_a_step_still_ends_with_a_checkpoint(tmp_path, monkeypatch):
     """SIGTERM arriving after the step read the stop flag (here: while samples are drawn) is handled at
     the next step, which checkpoints: an interrupted run always has a last.pt to resume from."""
-    import gan_cli.train as train_module
+    import gan_cli.engine.loop as train_module
 
     real_log_samples = train_module.log_samples
 
