@@ -72,15 +72,7 @@ def loop(run: Run, tracker: Tracker) -> Outcome:
     """Steps until train.steps, a stop signal or divergence; checkpoints whenever due and at the end."""
     tc, d = run.cfg.train, run.d
     stats, last, status, step, images, t0 = Stats(), {}, "completed", run.start, 0, time.perf_counter()
-    rate = Rate()
-    bar = tqdm(
-        total=tc.steps,
-        initial=run.start,
-        desc="gan-train",
-        unit="step",
-        dynamic_ncols=True,
-        disable=None if d.main else True,
-    )  # fmt: skip  (a live bar on a terminal only)
+    rate, bar = Rate(), progress_bar(run)
     signals = (signal.SIGTERM,) if d.spawned else StopRequest.SIGNALS  # spawned: the parent relays
     with logging_redirect_tqdm(), StopRequest(signals) as stop:
         for step in range(run.start + 1, tc.steps + 1):
@@ -96,20 +88,32 @@ def loop(run: Run, tracker: Tracker) -> Outcome:
             if d.active and (due_log or due_ckpt):
                 stats.reduce_(d)
             if due_log:
-                last = log_stats(tracker, run, stats.read(), step, rate.images_per_sec(images, step), bar)
+                last = log_stats(tracker, run, stats.read(), step, rate.images_per_sec(images), bar)
             if (due_log or due_ckpt) and not (stats.finite() and all_finite(last)):
                 status = diverged(tracker, step, last)  # the last checkpoint stays the last good state
                 break
             if d.main:
                 watch(run, tracker, step)
             if d.main and due_ckpt:
-                checkpoint.save_rotating(run.state_dict(step, run.saved_config), run.out_dir / "checkpoints",
-                                         tc.keep_ckpts)  # fmt: skip
+                state = run.state_dict(step, run.saved_config)
+                checkpoint.save_rotating(state, run.out_dir / "checkpoints", tc.keep_ckpts)
             if stopping:
                 status = "interrupted"
                 break
     bar.close()
     return Outcome(status, step, last, images, time.perf_counter() - t0, stop.signum)
+
+
+def progress_bar(run: Run) -> tqdm:
+    """A live bar (ETA, losses) on a terminal, for rank 0; piped output gets the log lines alone."""
+    return tqdm(
+        total=run.cfg.train.steps,
+        initial=run.start,
+        desc="gan-train",
+        unit="step",
+        dynamic_ncols=True,
+        disable=None if run.d.main else True,
+    )
 
 
 class Rate:
@@ -118,7 +122,7 @@ class Rate:
     def __init__(self) -> None:
         self.t, self.images = time.perf_counter(), 0
 
-    def images_per_sec(self, images: int, step: int) -> float:
+    def images_per_sec(self, images: int) -> float:
         now = time.perf_counter()
         rate = (images - self.images) / max(now - self.t, 1e-9)
         self.t, self.images = now, images
@@ -185,8 +189,13 @@ def open_tracker(run: Run) -> Tracker:
     log.info(
         "%s %s | device %s | data %s x %s | G %d params, D %d params",
         f"resuming at step {run.start}:" if run.resumed else "run folder",
-        run.out_dir, run.device, run.cfg.dataset.name, list(run.data.shape), n_g, n_d,
-    )  # fmt: skip
+        run.out_dir,
+        run.device,
+        run.cfg.dataset.name,
+        list(run.data.shape),
+        n_g,
+        n_d,
+    )
     return tracker
 
 
@@ -201,8 +210,12 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
             log.error("data-parallel ranks ended with different weights: %s", weights)
     if out.status == "interrupted":
         signum = out.signum or signal.SIGTERM  # another rank may have got it
-        log.warning("stopped by %s at step %d; continue with: gan-train resume=%s",
-                    signal.Signals(signum).name, out.step, run.out_dir)  # fmt: skip
+        log.warning(
+            "stopped by %s at step %d; continue with: gan-train resume=%s",
+            signal.Signals(signum).name,
+            out.step,
+            run.out_dir,
+        )
     if d.main and out.status == "completed" and tc.rejection_steps:
         fit_rejection_sampler(run)
     summary = {
@@ -229,8 +242,14 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
         summary["signal"] = "SIGTERM"
     if d.main:
         write_json(summary, run.out_dir / "summary.json")
-        log.info("%s at step %d after %.1f s of training (%.0f img/s); run folder %s", out.status, out.step,
-                 out.seconds, summary["images_per_sec"], run.out_dir)  # fmt: skip
+        log.info(
+            "%s at step %d after %.1f s of training (%.0f img/s); run folder %s",
+            out.status,
+            out.step,
+            out.seconds,
+            summary["images_per_sec"],
+            run.out_dir,
+        )
     return summary
 
 
@@ -241,19 +260,33 @@ def fit_rejection_sampler(run: Run) -> None:
     last = run.out_dir / "checkpoints" / "last.pt"
     state = checkpoint.load(last)
     state["ratio_D"], state["ratio_threshold"] = fit_ratio(
-        run.G_ema or run.G, run.data, run.cfg, run.cfg.model.nz, tc.rejection_steps, tc.batch_size,
-        tc.seed + 3, run.device,
-    )  # fmt: skip
+        run.G_ema or run.G,
+        run.data,
+        run.cfg,
+        run.cfg.model.nz,
+        tc.rejection_steps,
+        tc.batch_size,
+        tc.seed + 3,
+        run.device,
+    )
     checkpoint.save(state, last)
-    log.info("rejection sampling: fitted a discriminator to the final G in %d steps (%.1f s); gan-sample "
-             "and gan-eval use it", tc.rejection_steps, time.perf_counter() - t0)  # fmt: skip
+    log.info(
+        "rejection sampling: fitted a discriminator to the final G in %d steps (%.1f s); gan-sample "
+        "and gan-eval use it",
+        tc.rejection_steps,
+        time.perf_counter() - t0,
+    )
 
 
 def spawn_ranks(cfg: DictConfig, overrides: list[str] | None, out_dir: Path, world: int) -> dict[str, Any]:
     """train.world_size=N: run N ranks of train() in child processes; their rank 0 writes the run."""
     device = hardware.resolve_device(cfg.train.device)
-    log.info("starting %d data-parallel ranks (%s) for %s", world,
-             "NCCL" if device.type == "cuda" else "gloo", out_dir)  # fmt: skip
+    log.info(
+        "starting %d data-parallel ranks (%s) for %s",
+        world,
+        "NCCL" if device.type == "cuda" else "gloo",
+        out_dir,
+    )
     container = OmegaConf.to_container(cfg, resolve=True)
     received = distributed.spawn(train, world, device.type, container, out_dir, list(overrides or []))
     summary = json.loads((out_dir / "summary.json").read_text())

@@ -131,10 +131,23 @@ def build_run(
     n_fixed = tc.num_samples * (16 if data.kind == "points" else 1)
     z_fixed = latent(n_fixed, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(tc.seed + 1))
     run = Run(
-        G, D, make_ema(G) if tc.ema else None, opt_g, opt_d, data, z_fixed.to(device),
-        Precision(tc.precision, device), cfg=cfg, device=device, d=d, out_dir=out_dir,
-        start=resumed["step"] if resumed else 0, resumed=resumed is not None, loss=loss, tricks=tricks,
-    )  # fmt: skip
+        G,
+        D,
+        make_ema(G) if tc.ema else None,
+        opt_g,
+        opt_d,
+        data,
+        z_fixed.to(device),
+        Precision(tc.precision, device),
+        cfg=cfg,
+        device=device,
+        d=d,
+        out_dir=out_dir,
+        start=resumed["step"] if resumed else 0,
+        resumed=resumed is not None,
+        loss=loss,
+        tricks=tricks,
+    )
     if resumed is not None:
         run.load_state_dict(resumed)  # models, optimizers, data order, fixed z, RNG states
     run.G_train, run.D_train, run.D_frozen = G, D, D
