@@ -161,3 +161,21 @@ def test_the_readme_is_short_and_links_to_documents_that_exist():
         for link in re.findall(r"\]\(([^)#]+)\)", doc.read_text()):
             if not link.startswith("http") and ("/" in link or "." in link):  # ("[sin, cos](xB)" is math)
                 assert (doc.parent / link).exists(), f"{doc.name} links to {link}, which does not exist"
+
+
+def test_every_config_key_is_documented_and_the_resumable_ones_are_listed():
+    from dataclasses import fields
+
+    from gan_cli.schema import RESUMABLE_KEYS, Config
+
+    reference = (REPO / "docs" / "configuration.md").read_text()
+    keys = []
+    for group in fields(Config):
+        if group.default_factory is not None and hasattr(group.default_factory, "__dataclass_fields__"):
+            keys += [f"{group.name}.{key.name}" for key in fields(group.default_factory)]
+        else:
+            keys.append(group.name)
+    assert [k for k in keys if f"`{k}`" not in reference] == []
+    runs = " ".join((REPO / "docs" / "runs.md").read_text().split())
+    listed = re.search(r"Only (.*?) may change", runs).group(1)
+    assert sorted(re.findall(r"`([\w.]+)`", listed)) == sorted(RESUMABLE_KEYS)
