@@ -42,7 +42,7 @@ class ModelConfig:
     d_mbstd: int = (
         0  # dcgan: minibatch standard deviation feature before D's last layer, group size (0 = off)
     )
-    d_norm: str = "batch"  # dcgan: normalisation in D: batch | layer | none (use layer or none with wgan-gp)
+    d_norm: str = "batch"  # D's normalisation: batch | layer | none (dcgan) | spectral (dcgan, mlp)
     g_hidden: int = 512  # mlp: generator hidden units
     g_layers: int = 3  # mlp: generator hidden layers
     d_hidden: int = 256  # mlp: discriminator hidden units
@@ -259,7 +259,12 @@ def check(cfg: Any) -> None:
     )
     _require(m.pac >= 1, "model.pac", m.pac, "It must be a whole number of at least 1 (1 = no packing).")
     _require(o.lr_decay in ("none", "linear"), "optimizer.lr_decay", o.lr_decay, "Use none or linear.")
-    _require(m.d_norm in ("batch", "layer", "none"), "model.d_norm", m.d_norm, "Use batch, layer or none.")
+    _require(
+        m.d_norm in ("batch", "layer", "none", "spectral"),
+        "model.d_norm",
+        m.d_norm,
+        "Use batch, layer, none or spectral.",
+    )
     _require(0.0 <= m.dropout < 1.0, "model.dropout", m.dropout, "It must be in [0, 1).")
     _require(m.g_norm in ("none", "batch"), "model.g_norm", m.g_norm, "Use none or batch.")
     _require(m.latent_classes >= 0, "model.latent_classes", m.latent_classes, "It must be 0 (off) or more.")

@@ -10,16 +10,28 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_cli.registry import Registry
 
 MODELS = Registry("model")  # builder(cfg.model, shape, pac) -> (G, D) for one sample's shape
+DRAW = 1024  # generate(): latents drawn this many at a time
 
 
 class DOut(NamedTuple):
     logits: Tensor  # [N] (or [N / pac])
     codes: Tensor | None = None  # InfoGAN's estimates of z's code [N, K]
+
+
+def spectral_normalize(D: nn.Module) -> nn.Module:
+    """model.d_norm=spectral (Miyato et al. 2018): every convolution and linear layer of D divided by its
+    largest singular value, estimated by one power iteration per training forward. The iteration's vectors
+    are buffers, saved in checkpoints, so a resumed run continues exactly."""
+    for module in list(D.modules()):
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            spectral_norm(module)
+    return D
 
 
 def latent(n: int, nz: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
@@ -43,11 +55,11 @@ def generate(
     was_training = G.training
     G.eval()
     gen = torch.Generator().manual_seed(seed)
-    chunks = []
-    for i in range(0, num, batch):
-        z = latent(min(batch, num - i), nz, torch.device("cpu"), gen)
-        if label is not None:  # z's first coordinate in the middle of that class's share
-            z[:, 0] = G.z0_of(label)
-        chunks.append(G(z.to(device)).float().cpu())
+    # z is drawn in chunks of DRAW whatever `batch` is (torch's normal draws depend on the tensor's size),
+    # so a seed gives the same samples at any batch
+    z = torch.cat([latent(min(DRAW, num - i), nz, torch.device("cpu"), gen) for i in range(0, num, DRAW)])
+    if label is not None:  # z's first coordinate in the middle of that class's share
+        z[:, 0] = G.z0_of(label)
+    chunks = [G(z[i : i + batch].to(device)).float().cpu() for i in range(0, num, batch)]
     G.train(was_training)
     return torch.cat(chunks)

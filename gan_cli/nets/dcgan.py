@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.errors import ConfigError
-from gan_cli.nets.base import MODELS, DOut
+from gan_cli.nets.base import MODELS, DOut, spectral_normalize
 from gan_cli.nets.conv import Conv2d, ConvTranspose2d
 
 
@@ -29,7 +29,7 @@ def _norm2d(kind: str, channels: int) -> nn.Module:
         return nn.BatchNorm2d(channels)
     if kind == "layer":
         return nn.GroupNorm(1, channels)  # normalises over (C, H, W) of each sample
-    return nn.Identity()
+    return nn.Identity()  # none; spectral: the weights are normalised instead (spectral_normalize)
 
 
 def weights_init(m: nn.Module) -> None:
@@ -217,6 +217,8 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
         )
     G.apply(weights_init)
     D.apply(weights_init)
+    if cfg.get("d_norm", "batch") == "spectral":
+        D = spectral_normalize(D)
     return G, D
 
 

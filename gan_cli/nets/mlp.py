@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gan_cli.nets.base import MODELS, DOut
+from gan_cli.nets.base import MODELS, DOut, spectral_normalize
 
 
 class Maxout(nn.Module):
@@ -117,4 +117,6 @@ def mlp(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module
         cfg.get("d_fourier", 0),
         cfg.get("d_fourier_scale", 1.0),
     )
+    if cfg.get("d_norm", "batch") == "spectral":  # (the other values leave the MLP's D unnormalised)
+        D = spectral_normalize(D)
     return G, D

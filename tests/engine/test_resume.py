@@ -10,6 +10,8 @@ from gan_cli import checkpoint
 from gan_cli.errors import UserError
 from gan_cli.train import train
 from tests.helpers import (
+    FAST,
+    RING,
     assert_same,
     event_tags,
     make_cfg,
@@ -19,7 +21,7 @@ from tests.helpers import (
 CADENCE = ["train.device=cpu", "train.log_every=5", "train.sample_every=10", "train.ckpt_every=10"]
 
 
-# The default job (DCGAN on digits at full size), and the gradient-penalty job of the issue.
+# The default job (DCGAN on digits at full size), and a gradient-penalty job with several D steps.
 JOBS = {
     "default": [],
     "wgan-gp": ["loss=wgan-gp", "dataset=ring", "model=mlp", "train.d_steps=3"],
@@ -94,3 +96,18 @@ def test_tensorboard_curves_continue_without_duplicates(tmp_path):
     steps = [e.step for e in event_tags(run)["_acc"].Scalars("loss/D")]
     assert steps == [5, 10, 15, 20, 25, 30]
     assert read_summary(run)["resumed_from"] == 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("job", [["model.d_norm=spectral"], [*RING, "model.d_norm=spectral", "loss=wgan-gp"]])
+def test_resume_with_spectral_norm_is_bitwise_exact(tmp_path, job):
+    base = [*FAST, "model.ngf=8", "model.ndf=8", *job]
+    whole = tmp_path / "whole"
+    train(make_cfg(base), whole)
+    half = tmp_path / "half"
+    shutil.copytree(whole, half)
+    shutil.copy(half / "checkpoints" / "step_000003.pt", half / "checkpoints" / "last.pt")
+    train(make_cfg([*base, f"resume={half}"]), tmp_path / "unused")
+    assert_same(
+        checkpoint.load(whole / "checkpoints" / "last.pt"), checkpoint.load(half / "checkpoints" / "last.pt")
+    )
