@@ -37,12 +37,12 @@ class DatasetConfig:
 class ModelConfig:
     name: str = MISSING
     nz: int = 100  # size of the latent vector z
-    ngf: int = 64  # dcgan: generator width
-    ndf: int = 64  # dcgan: discriminator width
+    ngf: int = 64  # dcgan, resnet: generator width
+    ndf: int = 64  # dcgan, resnet: discriminator width
     d_mbstd: int = (
         0  # dcgan: minibatch standard deviation feature before D's last layer, group size (0 = off)
     )
-    d_norm: str = "batch"  # D's normalisation: batch | layer | none (dcgan) | spectral (dcgan, mlp)
+    d_norm: str = "batch"  # D's normalisation: batch | layer | none (dcgan) | spectral (dcgan, mlp, resnet)
     g_hidden: int = 512  # mlp: generator hidden units
     g_layers: int = 3  # mlp: generator hidden layers
     d_hidden: int = 256  # mlp: discriminator hidden units
@@ -186,13 +186,13 @@ def unused(cfg: Any, shape: tuple[int, ...]) -> list[str]:
     them as warnings). A recipe or preset may set them together with other keys, and a command line may
     then change one of those, so they are not refused."""
     m, notes = cfg.model, []
-    if m.get("g_class_norm", False) and (m.name != "dcgan" or not m.latent_classes):
-        why = f"model={m.name}" if m.name != "dcgan" else "model.latent_classes=0"
+    if m.get("g_class_norm", False) and (m.name not in ("dcgan", "resnet") or not m.latent_classes):
+        why = f"model={m.name}" if m.name not in ("dcgan", "resnet") else "model.latent_classes=0"
         notes.append(
             f"model.g_class_norm=true has no effect with {why}: conditional batch norm belongs to the dcgan "
-            "generator and reads the class that z picks (model.latent_classes > 0)."
+            "and resnet generators and reads the class that z picks (model.latent_classes > 0)."
         )
-    elif m.get("g_class_norm", False) and len(shape) == 3 and shape[1] == 28:
+    elif m.get("g_class_norm", False) and m.name == "dcgan" and len(shape) == 3 and shape[1] == 28:
         notes.append(
             "model.g_class_norm=true has no effect at 28x28: the 28x28 MNIST networks have no "
             "conditional batch norm (dataset.image_size=32 uses the 4 * 2^n DCGAN, which has)."

@@ -11,8 +11,8 @@ from gan_cli.nets import MODELS, Packed
 
 
 def test_unknown_model_lists_known():
-    with pytest.raises(ConfigError, match="dcgan, mlp"):
-        MODELS.get("resnet")
+    with pytest.raises(ConfigError, match="dcgan, mlp, resnet"):
+        MODELS.get("stylegan")
 
 
 def test_old_configs_without_the_new_keys_still_build():

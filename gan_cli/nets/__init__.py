@@ -6,6 +6,7 @@ from __future__ import annotations
 # Builders register themselves in MODELS when their module is imported.
 from gan_cli.nets import dcgan as _dcgan  # noqa: F401
 from gan_cli.nets import mlp as _mlp  # noqa: F401
+from gan_cli.nets import resnet as _resnet  # noqa: F401
 from gan_cli.nets.base import MODELS, DOut, generate, latent
 from gan_cli.nets.heads import (
     CategoricalLatent,

@@ -18,7 +18,10 @@ def largest_singular_value(m: nn.Module) -> float:
     return torch.linalg.matrix_norm(w.detach().flatten(1), ord=2).item()
 
 
-@pytest.mark.parametrize(("name", "shape"), [("dcgan", (1, 16, 16)), ("dcgan", (1, 28, 28)), ("mlp", (2,))])
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [("dcgan", (1, 16, 16)), ("dcgan", (1, 28, 28)), ("mlp", (2,)), ("resnet", (3, 32, 32))],
+)
 def test_spectral_norm_puts_every_layer_of_d_at_singular_value_one(name, shape):
     torch.manual_seed(0)
     cfg = group_cfg(ModelConfig, name, ngf=8, ndf=8, nz=4, d_hidden=16, d_norm="spectral")

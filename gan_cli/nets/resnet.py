@@ -1,0 +1,143 @@
+"""The ResNet generator and discriminator of SNGAN (Miyato et al. 2018, appendix B, Table 4: the CIFAR-10
+networks), adapting to 32, 48, 64 and 128 pixels, grey or RGB.
+
+G: z -> a linear layer to a bottom x bottom map of ngf channels (4x4; 6x6 at 48 pixels), then up-sampling
+residual blocks (batch norm, ReLU, nearest up-sampling, 3x3 convolutions; a 1x1 convolution on the
+shortcut), then batch norm, ReLU, a 3x3 convolution to the image and tanh. D: an "optimized" first block
+(convolutions before the first ReLU, average pooling on both paths), down-sampling residual blocks, two
+blocks at the last resolution, ReLU, global sum pooling and a linear layer to the logit. At 32 and 48
+pixels every block has ngf (G) or ndf (D) channels, as in the paper (ngf=256, ndf=128); above, as in
+BigGAN, G starts wider and halves towards the image, and D doubles as it down-samples.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_cli.errors import ConfigError
+from gan_cli.nets.base import MODELS, DOut, spectral_normalize
+from gan_cli.nets.dcgan import ClassBatchNorm2d
+
+SIZES = {32: (4, 3), 48: (6, 3), 64: (4, 4), 128: (4, 5)}  # image size: (bottom map size, up-samplings)
+
+
+class GBlock(nn.Module):
+    """Up-sampling residual block; with classes, each batch norm is conditional on the one-hot class y."""
+
+    def __init__(self, cin: int, cout: int, classes: int = 0) -> None:
+        super().__init__()
+        self.bn1 = ClassBatchNorm2d(cin, classes) if classes else nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.bn2 = ClassBatchNorm2d(cout, classes) if classes else nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.shortcut = nn.Conv2d(cin, cout, 1)
+
+    @staticmethod
+    def _norm(bn: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
+        return bn(x, y) if isinstance(bn, ClassBatchNorm2d) else bn(x)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # [N, cin, S, S] -> [N, cout, 2S, 2S]
+        h = F.interpolate(F.relu(self._norm(self.bn1, x, y)), scale_factor=2)
+        h = self.conv2(F.relu(self._norm(self.bn2, self.conv1(h), y)))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2))
+
+
+class ResNetGenerator(nn.Module):
+    def __init__(self, nz: int, ngf: int, nc: int, bottom: int, n: int, classes: int = 0) -> None:
+        super().__init__()
+        widths = [ngf * 2 ** max(0, n - 3 - i) for i in range(n + 1)]  # 32, 48: all ngf
+        self.nz, self.classes, self.bottom, self.width = nz, classes, bottom, widths[0]
+        self.fc = nn.Linear(nz, bottom * bottom * widths[0])
+        self.blocks = nn.ModuleList(GBlock(widths[i], widths[i + 1], classes) for i in range(n))
+        self.bn = nn.BatchNorm2d(widths[-1])
+        self.out = nn.Conv2d(widths[-1], nc, 3, 1, 1)
+
+    def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, nc, S, S]
+        y = z[:, : self.classes] if self.classes else None  # one-hot class (model.g_class_norm)
+        x = self.fc(z).view(z.shape[0], self.width, self.bottom, self.bottom)
+        for block in self.blocks:
+            x = block(x, y)
+        return torch.tanh(self.out(F.relu(self.bn(x))))
+
+
+class DBlock(nn.Module):
+    """Residual block of D, down-sampling by average pooling or not; `optimized`: SNGAN's first block."""
+
+    def __init__(self, cin: int, cout: int, down: bool, optimized: bool = False) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.shortcut = nn.Conv2d(cin, cout, 1) if down or cin != cout else None
+        self.down, self.optimized = down, optimized
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv2(F.relu(self.conv1(x if self.optimized else F.relu(x))))
+        if self.down:
+            h = F.avg_pool2d(h, 2)
+        if self.optimized:  # pool, then the 1x1 convolution
+            return h + self.shortcut(F.avg_pool2d(x, 2))
+        s = self.shortcut(x) if self.shortcut is not None else x
+        return h + (F.avg_pool2d(s, 2) if self.down else s)
+
+
+class SumPool(nn.Module):
+    """Global sum pooling: [N, C, H, W] -> [N, C]."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sum(dim=(2, 3))
+
+
+class ResNetDiscriminator(nn.Module):
+    def __init__(self, ndf: int, nc: int, n: int) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = [DBlock(nc, ndf, down=True, optimized=True)]
+        width = ndf
+        for k in range(1, n - 1):  # down to the bottom map's size times 2
+            out = ndf * 2 ** max(0, k - 1)  # 32, 48: all ndf
+            blocks.append(DBlock(width, out, down=True))
+            width = out
+        blocks += [DBlock(width, width, down=False), DBlock(width, width, down=False)]
+        # main: the blocks, then the features [N, width] the logit layer reads (a projection or Q head too)
+        self.main = nn.Sequential(*blocks, nn.ReLU(), SumPool(), nn.Linear(width, 1))
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:  # x [N, nc, S, S] -> logits [N]
+        return DOut(self.main(x).squeeze(1))
+
+
+def init_weights(m: nn.Module) -> None:
+    """SNGAN's initialisation: Xavier uniform (gain sqrt 2 in the residual paths, 1 elsewhere), biases 0."""
+    if isinstance(m, nn.Conv2d | nn.Linear):
+        residual = isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)
+        nn.init.xavier_uniform_(m.weight, gain=2**0.5 if residual else 1.0)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, ClassBatchNorm2d):  # per-class scale and shift start near plain batch norm
+        nn.init.normal_(m.scale.weight, 0.0, 0.02)
+        nn.init.normal_(m.shift.weight, 0.0, 0.02)
+
+
+@MODELS.register("resnet")
+def resnet(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module]:
+    if len(shape) != 3 or shape[1] not in SIZES:
+        what = f"images of {shape[1]} pixels" if len(shape) == 3 else f"points of shape {list(shape)}"
+        raise ConfigError(
+            f"model=resnet builds networks for images of {', '.join(map(str, SIZES))} pixels, not {what}: "
+            "set dataset.image_size to one of them, or use model=dcgan (any 4 * 2^n and 28) or model=mlp."
+        )
+    d_norm = cfg.get("d_norm", "none")
+    if d_norm not in ("none", "spectral"):
+        raise ConfigError(
+            f"model.d_norm={d_norm}: the ResNet discriminator has no normalisation layers; use "
+            "model.d_norm=spectral (SNGAN) or none."
+        )
+    nc, (bottom, n) = shape[0], SIZES[shape[1]]
+    classes = int(cfg.get("latent_classes", 0)) if cfg.get("g_class_norm", False) else 0
+    G = ResNetGenerator(cfg.nz, cfg.ngf, nc, bottom, n, classes)
+    D = ResNetDiscriminator(cfg.ndf, nc * pac, n)
+    G.apply(init_weights)
+    D.apply(init_weights)
+    if d_norm == "spectral":
+        D = spectral_normalize(D)
+    return G, D
