@@ -48,9 +48,12 @@ def imports(module: str) -> list[tuple[str, int, bool]]:
             if isinstance(child, ast.Import):
                 found.extend((a.name, child.lineno, in_function) for a in child.names)
             elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
-                for alias in child.names:  # `from pkg import submodule` imports the submodule
-                    sub = f"{child.module}.{alias.name}"
-                    found.append((sub if sub in MODULES else child.module, child.lineno, in_function))
+                # `from pkg import name` runs pkg's __init__ (an edge to pkg) and, when name is a
+                # submodule, imports it too
+                found.append((child.module, child.lineno, in_function))
+                for alias in child.names:
+                    if (sub := f"{child.module}.{alias.name}") in MODULES:
+                        found.append((sub, child.lineno, in_function))
             visit(child, nested)
 
     visit(tree, False)

@@ -20,8 +20,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from gan_cli import checkpoint, hardware
-from gan_cli.engine import distributed
-from gan_cli.engine.distributed import Dist
+from gan_cli.engine.distributed import Dist, fingerprint, init, spawn
 from gan_cli.engine.setup import Run, advise, build_run, prepare_process, resolve_run
 from gan_cli.engine.signals import StopRequest
 from gan_cli.engine.stats import Stats, all_finite
@@ -205,7 +204,7 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
     weights = None
     if d.active:
         torch.distributed.barrier()  # rank 0 has written its last checkpoint
-        weights = d.gather(distributed.fingerprint(run.G, run.D))  # the ranks must hold the same networks
+        weights = d.gather(fingerprint(run.G, run.D))  # the ranks must hold the same networks
         if len(set(weights)) != 1:
             log.error("data-parallel ranks ended with different weights: %s", weights)
     if out.status == "interrupted":
@@ -288,7 +287,7 @@ def spawn_ranks(cfg: DictConfig, overrides: list[str] | None, out_dir: Path, wor
         out_dir,
     )
     container = OmegaConf.to_container(cfg, resolve=True)
-    received = distributed.spawn(train, world, device.type, container, out_dir, list(overrides or []))
+    received = spawn(train, world, device.type, container, out_dir, list(overrides or []))
     summary = json.loads((out_dir / "summary.json").read_text())
     if received is not None:
         summary["signal"] = signal.Signals(received).name  # what this process was sent (Ctrl-C: SIGINT)
@@ -297,7 +296,7 @@ def spawn_ranks(cfg: DictConfig, overrides: list[str] | None, out_dir: Path, wor
 
 def train_rank(cfg: DictConfig, out_dir: Path, overrides: list[str], d: Dist) -> dict[str, Any]:
     """One rank of a torchrun launch: join the group, agree on rank 0's run folder, train as this rank."""
-    distributed.init(d, hardware.resolve_device(cfg.train.device).type)
+    init(d, hardware.resolve_device(cfg.train.device).type)
     try:
         out_dir = Path(d.broadcast(str(out_dir)))  # ranks may have started in different seconds
         if not d.main:

@@ -19,8 +19,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from gan_cli import checkpoint, hardware, schema
 from gan_cli.data import DATASETS
 from gan_cli.ema import make_ema
-from gan_cli.engine import distributed
-from gan_cli.engine.distributed import Dist
+from gan_cli.engine.distributed import Dist, ddp_kwargs
 from gan_cli.engine.resume import resume_config
 from gan_cli.errors import ConfigError, UserError
 from gan_cli.losses import GANLoss, build_loss
@@ -152,7 +151,7 @@ def build_run(
         run.load_state_dict(resumed)  # models, optimizers, data order, fixed z, RNG states
     run.G_train, run.D_train, run.D_frozen = G, D, D
     if d.active:  # same start on every rank; batch-norm statistics stay per rank (rank 0's are saved)
-        kw = distributed.ddp_kwargs(device)
+        kw = ddp_kwargs(device)
         run.G_train, run.D_train = DDP(G, **kw), DDP(D, **kw)
     if tc.compile != "none":
         compile_models(run, tc.compile)
