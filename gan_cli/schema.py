@@ -201,8 +201,15 @@ def unused(cfg: Any, shape: tuple[int, ...]) -> list[str]:
 
 
 def check(cfg: Any) -> None:
-    """Refuse values that are well-typed but meaningless; each message names the key and what to do."""
-    t, o, d, m, lo = cfg.train, cfg.optimizer, cfg.dataset, cfg.model, cfg.loss
+    """Refuse values that are well-typed but meaningless; each message names the key and what to do. The
+    checks run in a fixed order, so a config with several bad values is refused for the same one each time."""
+    _check_train(cfg.train)
+    _check_optimizer(cfg.optimizer)
+    _check_data_and_model(cfg.train, cfg.optimizer, cfg.dataset, cfg.model)
+    _check_loss_and_tricks(cfg.train, cfg.dataset, cfg.loss)
+
+
+def _check_train(t: Any) -> None:
     for key in ("steps", "batch_size", "d_steps", "log_every", "num_samples"):
         _require(t[key] >= 1, f"train.{key}", t[key], "It must be a whole number of at least 1.")
     for key in ("sample_every", "ckpt_every", "eval_every", "keep_ckpts", "threads"):
@@ -223,6 +230,9 @@ def check(cfg: Any) -> None:
         dev,
         "Use auto, cpu, cuda or cuda:N.",
     )
+
+
+def _check_optimizer(o: Any) -> None:
     for key in ("lr", "lr_g", "lr_d"):
         v = o[key]
         if v is not None:
@@ -243,6 +253,9 @@ def check(cfg: Any) -> None:
             )
     _require(o.momentum >= 0, "optimizer.momentum", o.momentum, "It must be 0 or positive.")
     _require(o.weight_decay >= 0, "optimizer.weight_decay", o.weight_decay, "It must be 0 or positive.")
+
+
+def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     _require(d.channels in (1, 3), "dataset.channels", d.channels, "Use 1 (grey) or 3 (RGB).")
     _require(d.image_size >= 4, "dataset.image_size", d.image_size, "It must be at least 4 pixels.")
     _require(d.num_samples >= 0, "dataset.num_samples", d.num_samples, "It must be 0 (all) or positive.")
@@ -314,6 +327,9 @@ def check(cfg: Any) -> None:
         "model.g_norm and model.d_fourier belong to the mlp model; leave them at their defaults (none, 0) "
         "with other models.",
     )
+
+
+def _check_loss_and_tricks(t: Any, d: Any, lo: Any) -> None:
     _require(lo.clip > 0, "loss.clip", lo.clip, "The clipping bound must be positive, e.g. 0.01.")
     _require(lo.gp_weight >= 0, "loss.gp_weight", lo.gp_weight, "It must be 0 or positive, e.g. 10.")
     _require(lo.gp_every >= 1, "loss.gp_every", lo.gp_every, "It must be a whole number of at least 1.")
