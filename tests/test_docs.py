@@ -55,9 +55,7 @@ def one_point(overrides: list[str]) -> list[str]:
         value = o.value()
         if isinstance(value, ChoiceSweep):
             first = value.list[0]
-        elif isinstance(value, IntervalSweep):
-            first = value.start
-        elif isinstance(value, RangeSweep):
+        elif isinstance(value, IntervalSweep | RangeSweep):
             first = value.start
         else:
             first = next(iter(o.sweep_iterator()))
