@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,19 +20,13 @@ from torch import Tensor, nn
 
 from gan_cli import checkpoint
 from gan_cli.errors import UserError
+from gan_cli.files import cache_dir
 
 log = logging.getLogger("gan_cli.classifier")
 VERSION = 1  # bump when the network or its training changes: old cache entries are then ignored
 MAX_REFERENCE = 10_000  # real images kept aside as the reference (and the classifier's test set)
 MAX_TRAIN = 50_000
 TRAIN_STEPS, BATCH = 1000, 128
-
-
-def cache_dir() -> Path:
-    """$GAN_CLI_CACHE, else $XDG_CACHE_HOME/gan-cli, else ~/.cache/gan-cli."""
-    if os.environ.get("GAN_CLI_CACHE"):
-        return Path(os.environ["GAN_CLI_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gan-cli"
 
 
 class SmallCNN(nn.Module):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 
 import torch
@@ -81,3 +82,21 @@ def configure(device: torch.device) -> None:
             log.debug("not glibc: freed memory goes back to the kernel (slower large allocations)")
     elif device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free on `device` now: the GPU's free memory, or the memory the kernel says is available to
+    new allocations (MemAvailable: free plus reclaimable caches)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no way to tell: assume plenty
+        return 1 << 62

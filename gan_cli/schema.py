@@ -26,6 +26,11 @@ class DatasetConfig:
     image_size: int = 8  # images are resized to image_size x image_size
     channels: int = 1  # 1 (grey) or 3 (RGB)
     num_samples: int = 0  # fake: how many images; others: use at most this many (0 = all)
+    # image sets: held on the training device (true), streamed from the decoded-image cache (false), or
+    # streamed only when the set would take more than half of the device's free memory (auto)
+    in_memory: str = "auto"
+    skip_bad: bool = False  # folder: train on the readable images (else an unreadable one is an error)
+    decode_workers: int = 0  # folder: processes decoding the images on the first start (0 = one per core)
     std: float = 0.01  # ring / grid: standard deviation of each Gaussian
     radius: float = 1.0  # ring: radius of the circle of modes
     num_modes: int = 8  # ring: number of modes
@@ -143,6 +148,8 @@ RESUMABLE_KEYS = (
     "train.world_size",
     "train.compile",
     "train.rejection_steps",
+    "dataset.in_memory",
+    "dataset.decode_workers",
 )
 
 
@@ -259,6 +266,13 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     _require(d.channels in (1, 3), "dataset.channels", d.channels, "Use 1 (grey) or 3 (RGB).")
     _require(d.image_size >= 4, "dataset.image_size", d.image_size, "It must be at least 4 pixels.")
     _require(d.num_samples >= 0, "dataset.num_samples", d.num_samples, "It must be 0 (all) or positive.")
+    _require(
+        str(d.in_memory).lower() in ("auto", "true", "false"),
+        "dataset.in_memory",
+        d.in_memory,
+        "Use auto, true (the whole set on the training device) or false (streamed from the cache).",
+    )
+    _require(d.decode_workers >= 0, "dataset.decode_workers", d.decode_workers, "Use 0 (one per core) or 1+.")
     _require(d.std > 0, "dataset.std", d.std, "It must be positive.")
     for key in ("nz", "ngf", "ndf", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces"):
         _require(m[key] >= 1, f"model.{key}", m[key], "It must be a whole number of at least 1.")

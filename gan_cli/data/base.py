@@ -37,6 +37,55 @@ class Sampler:
         raise NotImplementedError
 
 
+class Order:
+    """Which rows come next: reshuffled epochs of N rows from a seed, saved and restored exactly.
+
+    The permutation is drawn on the CPU (the same order on every device) and kept on `device`.
+    """
+
+    def __init__(self, n: int, seed: int, device: torch.device) -> None:
+        self.n, self.device = n, device
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = self._new_perm()
+        self.pos = 0
+
+    def _new_perm(self) -> Tensor:
+        return torch.randperm(self.n, generator=self.gen).to(self.device)
+
+    def next_indices(self, k: int) -> Tensor:
+        parts = []
+        while k > 0:
+            if self.pos >= self.n:
+                self.perm, self.pos = self._new_perm(), 0
+            take = min(k, self.n - self.pos)
+            parts.append(self.perm[self.pos : self.pos + take])
+            self.pos += take
+            k -= take
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def copy(self) -> Order:
+        """An independent order at the same position (the permutation is shared: it is never changed in
+        place, only replaced)."""
+        other = Order.__new__(Order)
+        other.n, other.device, other.perm, other.pos = self.n, self.device, self.perm, self.pos
+        other.gen = torch.Generator()
+        other.gen.set_state(self.gen.get_state())
+        return other
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.get_state(), "perm": self.perm.cpu(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+        self.perm = state["perm"].to(self.device)
+        self.pos = int(state["pos"])
+
+
+def to_unit(images: Tensor, memory_format: torch.memory_format) -> Tensor:
+    """uint8 [N, C, H, W] -> float in [-1, 1], in `memory_format`."""
+    return images.float().div_(127.5).sub_(1.0).contiguous(memory_format=memory_format)
+
+
 class TensorSampler(Sampler):
     """A whole dataset held as one uint8 tensor on the device, read in reshuffled epochs.
 
@@ -53,40 +102,24 @@ class TensorSampler(Sampler):
         self.device_labels = None if labels is None else self.labels.to(device)
         self.shape = tuple(images.shape[1:])
         self.device = device
-        self.gen = torch.Generator().manual_seed(seed)  # CPU generator: same order on every device
-        self.perm = self._new_perm()
-        self.pos = 0
+        self.order = Order(len(self), seed, device)
         self.memory_format = torch.contiguous_format  # torch.channels_last for NHWC models
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def _new_perm(self) -> Tensor:
-        return torch.randperm(len(self), generator=self.gen).to(self.device)
-
     def next_indices(self, n: int) -> Tensor:
-        parts = []
-        while n > 0:
-            if self.pos >= len(self):
-                self.perm, self.pos = self._new_perm(), 0
-            take = min(n, len(self) - self.pos)
-            parts.append(self.perm[self.pos : self.pos + take])
-            self.pos += take
-            n -= take
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        return self.order.next_indices(n)
 
     def next(self, n: int) -> Tensor:
-        batch = self.images.index_select(0, self.next_indices(n))
-        batch = batch.float().div_(127.5).sub_(1.0)  # [n, C, H, W] in [-1, 1]
-        return batch.contiguous(memory_format=self.memory_format)
+        return to_unit(self.images.index_select(0, self.next_indices(n)), self.memory_format)
 
     def next_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
         """The next batch and its labels [n] (the same images, position and order as next())."""
         if self.device_labels is None:
             return self.next(n), None
         idx = self.next_indices(n)
-        batch = self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
-        return batch.contiguous(memory_format=self.memory_format), self.device_labels.index_select(0, idx)
+        return to_unit(self.images.index_select(0, idx), self.memory_format), self.device_labels[idx]
 
     def sample_eval(self, n: int, gen: torch.Generator) -> Tensor:
         return self.sample_eval_labelled(n, gen)[0]
@@ -97,12 +130,10 @@ class TensorSampler(Sampler):
         return images, None if self.labels is None else self.labels[idx]
 
     def state_dict(self) -> dict:
-        return {"gen": self.gen.get_state(), "perm": self.perm.cpu(), "pos": self.pos}
+        return self.order.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        self.gen.set_state(state["gen"])
-        self.perm = state["perm"].to(self.device)
-        self.pos = int(state["pos"])
+        self.order.load_state_dict(state)
 
 
 class MixtureSampler(Sampler):

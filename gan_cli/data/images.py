@@ -1,7 +1,14 @@
-"""Image datasets, loaded once into a uint8 tensor at the configured size and channels."""
+"""Image datasets at the configured size and channels, as uint8 arrays: held on the training device
+(`TensorSampler`) or streamed from the decoded-image cache (`StreamSampler`), by `dataset.in_memory`.
+
+Sets decoded from files (folder, MNIST, Fashion-MNIST, CIFAR-10) go through the cache (gan_cli.data.cache)
+at every start: the first start decodes, later ones read the cached array.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +16,14 @@ import torch
 import torchvision
 from torchvision.transforms.v2 import functional as TF
 
-from gan_cli.data.base import DATASETS, TensorSampler
+from gan_cli.data.base import DATASETS, Sampler, TensorSampler
+from gan_cli.data.cache import Entry, MappedImages, cached, file_stats
+from gan_cli.data.decode import decode_files, drop_rows
+from gan_cli.data.stream import StreamSampler
 from gan_cli.errors import UserError
+from gan_cli.hardware import free_memory
+
+log = logging.getLogger("gan_cli.data")
 
 
 def prepare(images: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
@@ -29,13 +42,64 @@ def _limit(images: torch.Tensor, cfg) -> torch.Tensor:
     return images[: cfg.num_samples] if cfg.num_samples > 0 else images
 
 
-def _sampler(images: torch.Tensor, labels, cfg, seed: int, device: torch.device) -> TensorSampler:
-    labels = _limit(torch.as_tensor(np.asarray(labels), dtype=torch.int64), cfg)
-    return TensorSampler(prepare(_limit(images, cfg), cfg.image_size, cfg.channels), seed, device, labels)
+def in_memory(cfg, nbytes: int, device: torch.device) -> bool:
+    """dataset.in_memory: true, false, or auto (in memory unless the set would take more than half of the
+    training device's free memory)."""
+    value = str(cfg.get("in_memory", "auto")).lower()
+    if value in ("true", "false"):
+        return value == "true"
+    return nbytes <= free_memory(device) // 2
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.2f} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MB"
+
+
+def from_entry(entry: Entry, cfg, seed: int, device: torch.device) -> Sampler:
+    """The sampler over a cache entry: the array read into memory, or streamed from the mapped file."""
+    memory = in_memory(cfg, entry.nbytes, device)
+    n, c, h, w = entry.shape
+    log.info(
+        "dataset %s: %d images of %dx%dx%d (%s), cached in %s; %s",
+        cfg.name,
+        n,
+        c,
+        h,
+        w,
+        _size(entry.nbytes),
+        entry.folder,
+        f"held on {device.type}" if memory else "streamed from the cache (dataset.in_memory=false)",
+    )
+    labels = None if entry.labels is None else torch.from_numpy(entry.labels)
+    if memory:
+        return TensorSampler(torch.from_numpy(entry.load()), seed, device, labels)
+    return StreamSampler(MappedImages(entry.images_path), seed, device, labels)
+
+
+def _sampler(images: torch.Tensor, labels, cfg, seed: int, device: torch.device) -> Sampler:
+    """A set built in memory (digits, fake): held there, or (in_memory=false, or too large for auto)
+    written to the cache once and streamed from it."""
+    labels = None if labels is None else _limit(torch.as_tensor(np.asarray(labels), dtype=torch.int64), cfg)
+    images = prepare(_limit(images, cfg), cfg.image_size, cfg.channels)
+    if in_memory(cfg, images.numel(), device):
+        return TensorSampler(images, seed, device, labels)
+    key = {"sha256": _digest(images), "labels": None if labels is None else _digest(labels)}
+
+    def build(tmp: Path):
+        np.save(tmp, images.numpy())
+        return None if labels is None else labels.numpy(), []
+
+    return from_entry(cached(cfg.name, key, build), cfg, seed, device)
+
+
+def _digest(t: torch.Tensor) -> str:
+    import hashlib
+
+    return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()
 
 
 @DATASETS.register("digits")
-def digits(cfg, seed: int, device: torch.device) -> TensorSampler:
+def digits(cfg, seed: int, device: torch.device) -> Sampler:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -64,16 +128,34 @@ def _torchvision_images(cls, cfg, expected: str) -> tuple[torch.Tensor, list[int
     return images, ds.targets
 
 
+def _torchvision(cls, cfg, expected: str, seed: int, device: torch.device) -> Sampler:
+    """A torchvision dataset through the cache, keyed by its files in dataset.root/expected."""
+    folder = Path(cfg.root).expanduser() / expected
+
+    def files() -> list[Path]:
+        return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+    if not files():
+        _torchvision_images(cls, cfg, expected)  # downloads them (dataset.download=true) or explains
+
+    def build(tmp: Path):
+        images, labels = _torchvision_images(cls, cfg, expected)
+        np.save(tmp, prepare(_limit(images, cfg), cfg.image_size, cfg.channels).numpy())
+        return _limit(torch.as_tensor(np.asarray(labels), dtype=torch.int64), cfg).numpy(), []
+
+    key = {"files": file_stats(files()), "size": cfg.image_size, "channels": cfg.channels}
+    key["n"] = cfg.num_samples
+    return from_entry(cached(cfg.name, key, build), cfg, seed, device)
+
+
 @DATASETS.register("mnist")
-def mnist(cfg, seed: int, device: torch.device) -> TensorSampler:
-    return _sampler(*_torchvision_images(torchvision.datasets.MNIST, cfg, "MNIST/raw"), cfg, seed, device)
+def mnist(cfg, seed: int, device: torch.device) -> Sampler:
+    return _torchvision(torchvision.datasets.MNIST, cfg, "MNIST/raw", seed, device)
 
 
 @DATASETS.register("fashion_mnist")
-def fashion_mnist(cfg, seed: int, device: torch.device) -> TensorSampler:
-    return _sampler(
-        *_torchvision_images(torchvision.datasets.FashionMNIST, cfg, "FashionMNIST/raw"), cfg, seed, device
-    )
+def fashion_mnist(cfg, seed: int, device: torch.device) -> Sampler:
+    return _torchvision(torchvision.datasets.FashionMNIST, cfg, "FashionMNIST/raw", seed, device)
 
 
 class _CIFAR10(torchvision.datasets.CIFAR10):
@@ -92,47 +174,83 @@ class _CIFAR10(torchvision.datasets.CIFAR10):
 
 
 @DATASETS.register("cifar10")
-def cifar10(cfg, seed: int, device: torch.device) -> TensorSampler:
-    return _sampler(*_torchvision_images(_CIFAR10, cfg, "cifar-10-batches-py"), cfg, seed, device)
+def cifar10(cfg, seed: int, device: torch.device) -> Sampler:
+    return _torchvision(_CIFAR10, cfg, "cifar-10-batches-py", seed, device)
+
+
+def list_images(root: Path) -> list[Path]:
+    """The image files under root (and its sub-folders), sorted by path."""
+    exts = {e.lower() for e in torchvision.datasets.folder.IMG_EXTENSIONS}
+    found, folders = [], [root]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for e in entries:
+                if e.is_dir():
+                    folders.append(Path(e.path))
+                elif os.path.splitext(e.name)[1].lower() in exts and e.is_file():
+                    found.append(Path(e.path))
+    return sorted(found)
+
+
+def folder_labels(root: Path, files: list[Path]) -> np.ndarray | None:
+    """Sub-folders name the classes (torchvision's ImageFolder layout), when there are at least two and
+    every image is in one."""
+    parts = [p.relative_to(root).parts for p in files]
+    classes = sorted({q[0] for q in parts if len(q) > 1})
+    if len(classes) < 2 or any(len(q) == 1 for q in parts):
+        return None
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index[q[0]] for q in parts], dtype=np.int64)
 
 
 @DATASETS.register("folder")
-def folder(cfg, seed: int, device: torch.device) -> TensorSampler:
-    from PIL import Image, UnidentifiedImageError
-
+def folder(cfg, seed: int, device: torch.device) -> Sampler:
     root = Path(cfg.root).expanduser()
     if not root.is_dir():
         raise UserError(f"dataset.root={cfg.root!r}: no such folder. Point it at a folder of images.")
-    exts = {e.lower() for e in torchvision.datasets.folder.IMG_EXTENSIONS}
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file())
+    files = list_images(root)
     if cfg.num_samples > 0:
         files = files[: cfg.num_samples]
     if not files:
+        exts = sorted({e.lower() for e in torchvision.datasets.folder.IMG_EXTENSIONS})
         raise UserError(
-            f"dataset.root={cfg.root!r} holds no images (looked for {', '.join(sorted(exts))}, "
+            f"dataset.root={cfg.root!r} holds no images (looked for {', '.join(exts)}, "
             "in the folder and its sub-folders)."
         )
-    mode = "RGB" if cfg.channels == 3 else "L"
-    images = []
-    for path in files:
-        try:
-            with Image.open(path) as im:
-                t = TF.pil_to_tensor(im.convert(mode))  # [C, h, w] uint8
-        except (UnidentifiedImageError, OSError) as err:
-            raise UserError(f"cannot read image {path}: {err}. Remove or replace the file.") from None
-        images.append(TF.center_crop(TF.resize(t, cfg.image_size, antialias=True), cfg.image_size))
-    # Sub-folders name the classes (torchvision's ImageFolder layout), when there are at least two.
-    classes = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
-    labels = None
-    if len(classes) >= 2 and all(len(p.relative_to(root).parts) > 1 for p in files):
-        index = {c: i for i, c in enumerate(classes)}
-        labels = torch.tensor([index[p.relative_to(root).parts[0]] for p in files])
-    return TensorSampler(torch.stack(images), seed, device, labels)
+    labels = folder_labels(root, files)
+
+    def build(tmp: Path):
+        bad = decode_files(files, tmp, cfg.image_size, cfg.channels, cfg.decode_workers, cfg.skip_bad)
+        if bad:
+            compact = tmp.with_name(f"compact.{tmp.name}")
+            drop_rows(tmp, compact, bad)
+            os.replace(compact, tmp)
+        kept = None if labels is None else np.delete(labels, bad)
+        return kept, [str(files[i]) for i in bad]
+
+    key = {"files": file_stats(files), "size": cfg.image_size, "channels": cfg.channels}
+    entry = cached("folder", key, build)
+    if entry.bad:
+        report_bad(entry.bad, cfg.skip_bad)
+    if entry.shape[0] == 0:
+        raise UserError(f"dataset.root={cfg.root!r}: none of its {len(files)} images could be read.")
+    return from_entry(entry, cfg, seed, device)
+
+
+def report_bad(bad: list[str], skip: bool) -> None:
+    """Unreadable files: an error naming the first (dataset.skip_bad=false), else one warning listing them."""
+    if not skip:
+        raise UserError(
+            f"cannot read image {bad[0]} ({len(bad)} unreadable file(s) in all). Remove or replace it, or "
+            "set dataset.skip_bad=true to train on the readable images."
+        )
+    shown = "\n  ".join(bad[:50]) + (f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else "")
+    log.warning("skipping %d unreadable image(s) (dataset.skip_bad=true):\n  %s", len(bad), shown)
 
 
 @DATASETS.register("fake")
-def fake(cfg, seed: int, device: torch.device) -> TensorSampler:
+def fake(cfg, seed: int, device: torch.device) -> Sampler:
     n = cfg.num_samples or 1024
     gen = torch.Generator().manual_seed(seed + 1)
     shape = (n, cfg.channels, cfg.image_size, cfg.image_size)
-    return TensorSampler(torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen), seed, device)
+    return _sampler(torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen), None, cfg, seed, device)
