@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint format tb clean bench quality
+.PHONY: help install train test test-fast lint format tb clean bench bench-data quality
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ clean: ## remove caches and build files (keeps outputs/ and .venv)
 
 bench: $(STAMP) ## speed beside the plain-PyTorch reference loop (CPU: about 5 minutes)
 	$(BIN)/python -m benchmarks.bench
+
+bench-data: $(STAMP) ## image folders at scale: decode, start-up, streaming, memory (CPU: about 10 minutes)
+	$(BIN)/python -m benchmarks.data
 
 quality: $(STAMP) ## presets and default job over 3 seeds, evaluated -> QUALITY.md (2-core CPU: about 2 hours)
 	$(BIN)/python -m benchmarks.quality $(QUALITY_ARGS)

@@ -8,12 +8,12 @@
    log line, train.log_every=1); the median of 3 launches each, alternated.
 3. Streaming: DCGAN-64 training img/s (the run's own summary, start-up excluded) with
    dataset.in_memory=false against true on the same cache; the best of 2 runs each, alternated.
-4. Memory: peak resident memory (the process's ru_maxrss) with in_memory=false on a 2 GB cache (44,000
-   JPEGs decoded at 128x128): a DCGAN-128 training run of a few steps, and one whole epoch read through
-   the streaming sampler; the in-memory run beside it.
+4. Memory: peak resident memory (the process's ru_maxrss) on a 2 GB cache (175,000 JPEGs of 64x64): the
+   DCGAN-64 training of 3. with in_memory=false and with true, and one whole epoch read through the
+   streaming sampler (batch 256, no training) in a process of its own.
 
-The JPEG folder is generated once (smooth random colour fields with noise, quality 90) and kept under the
-gan-cli cache folder for later runs. Every process runs alone.
+The JPEG folders are generated once (smooth random colour fields with noise, quality 90) and kept under
+the gan-cli cache folder for later runs. Every process runs alone.
 
     python -m benchmarks.data [--out benchmarks/data.json]
 """
@@ -36,15 +36,15 @@ import numpy as np
 from gan_cli.files import cache_dir
 
 BIN = Path(sys.executable).parent
-SMALL, TOTAL = 20_000, 44_000  # folder a/ holds the first 20,000; a/ and b/ together 44,000 (2.16 GB at 128)
+SMALL, LARGE = 20_000, 175_000  # JPEGs of 128x128 (the decode goal); of 64x64 (2.0 GiB decoded)
 STEP_ARGS = ["model=dcgan", "recipe=none", "dataset.image_size=64", "dataset.channels=3", "train.device=cpu"]
 
 
-def _write_jpegs(job: tuple[str, int, int]) -> None:
+def _write_jpegs(job: tuple[str, int, int, int]) -> None:
     from PIL import Image
 
-    folder, start, stop = job
-    yy, xx = np.mgrid[0:128, 0:128] / 128.0
+    folder, start, stop, size = job
+    yy, xx = np.mgrid[0:size, 0:size] / size
     for i in range(start, stop):
         rng = np.random.default_rng(i)
         a = rng.uniform(0, 6, size=6)
@@ -53,17 +53,14 @@ def _write_jpegs(job: tuple[str, int, int]) -> None:
         Image.fromarray(img).save(f"{folder}/{i:06d}.jpg", quality=90)
 
 
-def jpeg_folder() -> Path:
-    root = cache_dir() / "bench" / "jpeg128"
+def jpeg_folder(n: int, size: int) -> Path:
+    root = cache_dir() / "bench" / f"jpeg{size}-{n}"
     if (root / "done").exists():
         return root
-    jobs = []
-    for sub, start, stop in (("a", 0, SMALL), ("b", SMALL, TOTAL)):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        jobs += [(str(root / sub), i, min(i + 1000, stop)) for i in range(start, stop, 1000)]
-    print(f"writing {TOTAL} JPEGs of 128x128 to {root} (once)", flush=True)
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"writing {n} JPEGs of {size}x{size} to {root} (once)", flush=True)
     with get_context("fork").Pool(os.cpu_count()) as pool:
-        pool.map(_write_jpegs, jobs)
+        pool.map(_write_jpegs, [(str(root), i, min(i + 1000, n), size) for i in range(0, n, 1000)])
     (root / "done").write_text("")
     return root
 
@@ -76,7 +73,8 @@ def first_start(folder: Path, workers: int) -> float:
     from gan_cli.schema import DatasetConfig
     from tests.helpers import group_cfg
 
-    cfg = group_cfg(DatasetConfig, "folder", root=str(folder), image_size=64, channels=3, decode_workers=workers)
+    cfg = group_cfg(DatasetConfig, "folder", root=str(folder), image_size=64, channels=3)
+    cfg.decode_workers = workers
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["GAN_CLI_CACHE"] = tmp
         t0 = time.perf_counter()
@@ -89,16 +87,18 @@ def first_start(folder: Path, workers: int) -> float:
 
 def time_to_first_step(args: list[str], cwd: Path) -> float:
     """Seconds from launching gan-train to its first log line (after step 1)."""
+    out = Path(tempfile.mkdtemp(dir=cwd))
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [str(BIN / "gan-train"), *args, "train.steps=1", "train.log_every=1", "train.sample_every=0"],
+        [str(BIN / "gan-train"), *args, "train.steps=1", "train.log_every=1", "train.sample_every=0"]
+        + [f"hydra.run.dir={out}"],
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     seconds = None
-    for line in proc.stderr:
+    for line in proc.stdout:
         if seconds is None and " step 1/1 " in line:
             seconds = time.perf_counter() - t0
     assert proc.wait() == 0 and seconds is not None, "gan-train failed"
@@ -122,19 +122,19 @@ def train_rate(args: list[str], cwd: Path, name: str) -> tuple[float, float]:
 
 
 def stream_epoch(folder: Path) -> tuple[float, float, int]:
-    """In a fresh process: one epoch of the streamed 128x128 set at batch 256; (GB read, peak MB, rows)."""
+    """In a fresh process: one epoch of the streamed 64x64 set at batch 256; (GB read, peak MB, rows)."""
     code = f"""
 import resource, torch
 from gan_cli.data import DATASETS
 from gan_cli.schema import DatasetConfig
 from tests.helpers import group_cfg
-cfg = group_cfg(DatasetConfig, "folder", root={str(folder)!r}, image_size=128, channels=3, in_memory="false")
+cfg = group_cfg(DatasetConfig, "folder", root={str(folder)!r}, image_size=64, channels=3, in_memory="false")
 data = DATASETS.build(cfg, 0, torch.device("cpu"))
 n, read = len(data), 0
 while read < n:
     read += len(data.next(256))
 data.close()
-print(n, read * 3 * 128 * 128 / 2**30, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(n, read * 3 * 64 * 64 / 2**30, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     n, gb, peak = out.stdout.split()
@@ -142,19 +142,20 @@ print(n, read * 3 * 128 * 128 / 2**30, resource.getrusage(resource.RUSAGE_SELF).
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/data.json")
     args = parser.parse_args()
     import torch
 
     from gan_cli.hardware import native_bf16
 
-    root = jpeg_folder()
+    root, large = jpeg_folder(SMALL, 128), jpeg_folder(LARGE, 64)
     precision = "bf16" if native_bf16(torch.device("cpu")) else "fp32"
-    result: dict = {"cpu": _cpu(), "cores": os.cpu_count(), "torch": torch.__version__, "precision": precision}
+    result: dict = {"cpu": _cpu(), "cores": os.cpu_count(), "torch": torch.__version__}
+    result["precision"] = precision
 
-    one = min(first_start(root / "a", 1) for _ in range(2))
-    every = min(first_start(root / "a", 0) for _ in range(2))
+    one = min(first_start(root, 1) for _ in range(2))
+    every = min(first_start(root, 0) for _ in range(2))
     result["first_start"] = {
         "images": SMALL,
         "one_core_sec": one,
@@ -169,11 +170,11 @@ def main() -> None:
     os.environ["GAN_CLI_CACHE"] = str(cache)
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        folder = ["dataset=folder", f"dataset.root={root / 'a'}", f"train.precision={precision}"]
+        folder = ["dataset=folder", f"dataset.root={root}", f"train.precision={precision}"]
         time_to_first_step([*STEP_ARGS, *folder], cwd)  # decodes into the cache: the first start
         digits, cached = [], []
         for _ in range(3):
-            digits.append(time_to_first_step([*STEP_ARGS, "dataset=digits", f"train.precision={precision}"], cwd))
+            digits.append(time_to_first_step([*STEP_ARGS, "dataset=digits", folder[-1]], cwd))
             cached.append(time_to_first_step([*STEP_ARGS, *folder], cwd))
         result["second_start"] = {
             "digits_sec": statistics.median(digits),
@@ -197,14 +198,13 @@ def main() -> None:
         }
         print(json.dumps(result["streaming"]), flush=True)
 
-        big = ["dataset=folder", f"dataset.root={root}", "dataset.image_size=128", "dataset.channels=3"]
-        big += ["model=dcgan", "recipe=none", "train.device=cpu", f"train.precision={precision}"]
-        big += ["train.steps=10", "train.log_every=5", "train.sample_every=0"]
+        big = [arg.replace(str(root), str(large)) for arg in train]
+        stream_epoch(large)  # the first start (decodes into the cache)
         memory = {}
         for mode in ("false", "true"):
             memory[mode] = train_rate([*big, f"dataset.in_memory={mode}"], cwd, f"mem-{mode}")[1]
-        entry = next((cache / "images").glob("folder-*/images.npy"))
-        gb, epoch_peak, rows = stream_epoch(root)
+        entry = max((cache / "images").glob("folder-*/images.npy"), key=lambda p: p.stat().st_size)
+        gb, epoch_peak, rows = stream_epoch(large)
         result["memory"] = {
             "cache_gb": entry.stat().st_size / 2**30,
             "images": rows,
@@ -240,14 +240,15 @@ def table(r: dict) -> str:
         "| what | goal | measured |",
         "| --- | --- | --- |",
         f"| first start, {f['images']:,} JPEGs 128x128 at image_size=64 | >= 1.7x one core | "
-        f"{f['speedup']:.2f}x ({f['all_cores_img_per_sec']:,.0f} vs {f['one_core_img_per_sec']:,.0f} img/s) |",
+        f"{f['speedup']:.2f}x ({f['all_cores_img_per_sec']:,.0f} vs "
+        f"{f['one_core_img_per_sec']:,.0f} img/s) |",
         f"| second start: first step vs dataset=digits | <= 1 s later | "
         f"{s['later_by_sec']:+.2f} s ({s['cached_folder_sec']:.2f} vs {s['digits_sec']:.2f} s) |",
         f"| DCGAN-64 training, in_memory=false vs true | >= 90% img/s | "
         f"{100 * st['ratio']:.0f}% ({st['streamed_img_per_sec']:.0f} vs {st['in_memory_img_per_sec']:.0f}) |",
-        f"| peak memory, in_memory=false, {m['cache_gb']:.2f} GB cache | < 1.5 GB resident | "
-        f"training {m['streamed_training_peak_mb'] / 1024:.2f} GB (in memory: "
-        f"{m['in_memory_training_peak_mb'] / 1024:.2f} GB); a whole epoch read: "
+        f"| DCGAN-64 training, in_memory=false, {m['cache_gb']:.2f} GB cache | < 1.5 GB resident | "
+        f"{m['streamed_training_peak_mb'] / 1024:.2f} GB (in memory: "
+        f"{m['in_memory_training_peak_mb'] / 1024:.2f} GB); a whole epoch streamed: "
         f"{m['streamed_epoch_peak_mb'] / 1024:.2f} GB |",
     ]
     return "\n".join(rows)

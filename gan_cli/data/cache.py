@@ -60,8 +60,9 @@ def file_stats(files: list[Path]) -> list[tuple[str, int, int]]:
     """What a key is made of for a list of files: (absolute path, size, modification time in ns)."""
     out = []
     for p in files:
-        st = p.stat()
-        out.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
+        path = os.path.abspath(p)
+        st = os.stat(path)
+        out.append((path, st.st_size, st.st_mtime_ns))
     return out
 
 
@@ -188,7 +189,7 @@ class MappedImages:
     next read of them costs no disk access while memory is free.
     """
 
-    RELEASE_BYTES = 256 << 20
+    RELEASE_BYTES = 32 << 20
 
     def __init__(self, path: Path) -> None:
         with open(path, "rb") as f:

@@ -58,8 +58,7 @@ def _decode_chunk(job: tuple) -> tuple[int, int, list[tuple[int, str]]]:
             out[start + i] = decode(path, size, channels)
         except Exception as err:  # PIL raises UnidentifiedImageError, OSError, ValueError, SyntaxError...
             bad.append((start + i, f"{type(err).__name__}: {err}"))
-    out.flush()
-    del out
+    del out  # no msync: the pages are in the kernel's page cache, which every reader of the file sees
     return start, len(paths), bad
 
 

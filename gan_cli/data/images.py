@@ -181,15 +181,16 @@ def cifar10(cfg, seed: int, device: torch.device) -> Sampler:
 def list_images(root: Path) -> list[Path]:
     """The image files under root (and its sub-folders), sorted by path."""
     exts = {e.lower() for e in torchvision.datasets.folder.IMG_EXTENSIONS}
-    found, folders = [], [root]
+    found, folders = [], [os.path.abspath(root)]
     while folders:
         with os.scandir(folders.pop()) as entries:
             for e in entries:
                 if e.is_dir():
-                    folders.append(Path(e.path))
+                    folders.append(e.path)
                 elif os.path.splitext(e.name)[1].lower() in exts and e.is_file():
-                    found.append(Path(e.path))
-    return sorted(found)
+                    found.append(e.path)
+    found.sort(key=lambda path: path.split(os.sep))  # Path's order (by parts), without making 1e5 Paths first
+    return [Path(path) for path in found]
 
 
 def folder_labels(root: Path, files: list[Path]) -> np.ndarray | None:

@@ -117,4 +117,5 @@ def test_training_while_streaming_matches_in_memory_and_resumes_exactly(tmp_path
     shutil.copytree(whole, half)
     shutil.copy(half / "checkpoints" / "step_000003.pt", half / "checkpoints" / "last.pt")
     train(make_cfg([*base, "dataset.in_memory=false", f"resume={half}"]), tmp_path / "unused")
-    assert_same(checkpoint.load(whole / "checkpoints" / "last.pt"), checkpoint.load(half / "checkpoints" / "last.pt"))
+    a, b = (checkpoint.load(p / "checkpoints" / "last.pt") for p in (whole, half))
+    assert_same(a, b)
