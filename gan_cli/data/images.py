@@ -52,7 +52,9 @@ def in_memory(cfg, nbytes: int, device: torch.device) -> bool:
 
 
 def _size(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.2f} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MB"
+    if nbytes >= 2**30:
+        return f"{nbytes / 2**30:.2f} GB"
+    return f"{nbytes / 2**20:.1f} MB" if nbytes >= 2**20 else f"{nbytes / 2**10:.1f} KB"
 
 
 def from_entry(entry: Entry, cfg, seed: int, device: torch.device) -> Sampler:

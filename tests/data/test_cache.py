@@ -212,3 +212,38 @@ def test_an_unwritable_cache_decodes_into_a_temporary_folder(tmp_path, monkeypat
     monkeypatch.setattr(cache, "_locked", lambda folder: (_ for _ in ()).throw(OSError(errno.EIO, "io")))
     with pytest.raises(OSError, match="io"):
         DATASETS.build(folder_cfg(root), 0, CPU)
+
+
+def _build_in_child(args):
+    folder, marker = args
+    import time as _time
+
+    def build(tmp):
+        with open(marker, "a") as f:
+            f.write("decoded\n")
+        _time.sleep(0.5)  # long enough for the other process to arrive while this one builds
+        np.save(tmp, np.full((4, 1, 2, 2), 9, np.uint8))
+        return None, []
+
+    entry = cache.cached("shared", {"folder": folder}, build)
+    return int(entry.load().sum())
+
+
+def test_jobs_starting_together_wait_for_one_decode(tmp_path):
+    import multiprocessing
+
+    marker = tmp_path / "decodes.txt"
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        sums = pool.map(_build_in_child, [("x", str(marker))] * 2)
+    assert sums == [9 * 16, 9 * 16]
+    assert marker.read_text() == "decoded\n"  # one decode; the other job read its entry
+
+
+def test_the_start_logs_where_the_cache_is_and_how_big(tmp_path, caplog):
+    root = tmp_path / "imgs"
+    photo_folder(root, n_per_class=5)
+    with caplog.at_level(logging.INFO, logger="gan_cli.data"):
+        DATASETS.build(folder_cfg(root, in_memory="false"), 0, CPU)
+    (line,) = [r.getMessage() for r in caplog.records if "cached in" in r.getMessage()]
+    assert "10 images of 3x16x16 (7.5 KB)" in line and str(cache.cache_dir() / "images") in line
+    assert "streamed" in line
