@@ -1,5 +1,8 @@
-"""gan-eval run=RUN_DIR [num=2500] [seed=0] [inception=PATH]: a run's metrics, written to
+"""gan-eval run=RUN_DIR [num=2500] [seed=0] [split=test] [inception=PATH]: a run's metrics, written to
 RUN_DIR/eval.json and printed.
+
+The real side is the run's own training data unless split=test: then the test files of its dataset (mnist,
+fashion_mnist, cifar10), which G never saw.
 
 2-D mixtures: PacGAN's modes, high_quality and reverse_kl. Images: Frechet distance, k-NN precision and
 recall (k=3), an Inception-like score and class coverage in the features of a small classifier trained on
@@ -30,8 +33,12 @@ from gan_cli.hardware import resolve_device
 from gan_cli.metrics import PACGAN_SAMPLES
 from gan_cli.rejection import load_ratio
 from gan_cli.runs import load_run, raw_generator
+from gan_cli.schema import SPLIT_DATASETS
 
-USAGE = "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [device=auto|cpu|cuda] [inception=PATH]"
+USAGE = (
+    "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [split=train|test] [device=auto|cpu|cuda] "
+    "[inception=PATH]"
+)
 
 
 @dataclass
@@ -41,12 +48,20 @@ class EvalConfig:
     seed: int = 0
     device: str = "auto"
     inception: str = ""  # path of the FID Inception weights (default: the torch hub cache, if there)
+    split: str = ""  # the real images: the run's own (""), or its dataset's train or test files
 
 
 def run_eval(args: EvalConfig) -> dict[str, Any]:
     """Evaluate the run folder args.run; write its eval.json (atomically) and return the report."""
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
+    if args.split:
+        if args.split not in ("train", "test") or cfg.dataset.name not in SPLIT_DATASETS:
+            raise UserError(
+                f"split={args.split}: use train or test, for a run on {', '.join(SPLIT_DATASETS)} (this run "
+                f"trained on dataset={cfg.dataset.name})."
+            )
+        cfg.dataset.split = args.split
     data = DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
     how: dict[str, str] = {}
     inception = args.inception or cfg.train.get("inception") or None
@@ -54,6 +69,7 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
     G = raw_generator(cfg, ckpt, device)
     results = evaluate(G_ema, G, D, data, cfg, device, args.num, args.seed, inception, how, ratio)
     report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
+    report_["split"] = cfg.dataset.get("split", "train")
     write_json(report_, Path(args.run) / "eval.json")  # an earlier eval.json is never half-written
     return report_
 

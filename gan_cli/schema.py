@@ -31,6 +31,7 @@ class DatasetConfig:
     in_memory: str = "auto"
     skip_bad: bool = False  # folder: train on the readable images (else an unreadable one is an error)
     decode_workers: int = 0  # folder: processes decoding the images on the first start (0 = one per core)
+    split: str = "train"  # mnist, fashion_mnist, cifar10: the train or the test files (gan-eval split=test)
     std: float = 0.01  # ring / grid: standard deviation of each Gaussian
     radius: float = 1.0  # ring: radius of the circle of modes
     num_modes: int = 8  # ring: number of modes
@@ -132,6 +133,7 @@ class Config:
     objective: str = ""  # after training, evaluate and return this metric (auto, or a gan-eval key)
 
 
+SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 
 # What a resume may change: how long to train and how to watch it, never what is trained.
@@ -271,6 +273,13 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
         "dataset.in_memory",
         d.in_memory,
         "Use auto, true (the whole set on the training device) or false (streamed from the cache).",
+    )
+    _require(d.split in ("train", "test"), "dataset.split", d.split, "Use train or test.")
+    _require(
+        d.split == "train" or d.name in SPLIT_DATASETS,
+        "dataset.split",
+        d.split,
+        f"Only {', '.join(SPLIT_DATASETS)} have a test split; dataset={d.name} has one set of images.",
     )
     _require(d.decode_workers >= 0, "dataset.decode_workers", d.decode_workers, "Use 0 (one per core) or 1+.")
     _require(d.std > 0, "dataset.std", d.std, "It must be positive.")

@@ -65,3 +65,37 @@ def test_gan_eval_on_an_image_run(tmp_path):
     assert 0 <= metrics["precision"] <= 1 and 1 <= metrics["is_classifier"] <= 10
     assert "held-out" in written["how"]["fd_classifier, precision, recall, is_classifier, classes_present"]
     assert "not computed" in written["how"]["fid, kid"]
+
+
+@pytest.mark.slow
+def test_gan_eval_split_test_judges_against_the_test_files(tmp_path, monkeypatch):
+    import numpy as np
+
+    from gan_cli import evaluate as evaluate_command
+    from gan_cli.evaluate import EvalConfig, run_eval
+    from tests.helpers import write_idx
+
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    write_idx(raw, "train", rng.integers(0, 100, (30, 28, 28), dtype=np.uint8))  # dark
+    write_idx(raw, "t10k", rng.integers(150, 256, (20, 28, 28), dtype=np.uint8))  # light: G never sees them
+    run = tmp_path / "run"
+    overrides = [*FAST, *SMALL_DCGAN, "recipe=none", "dataset=mnist", f"dataset.root={tmp_path / 'data'}"]
+    train(make_cfg(overrides), run)
+    seen = {}
+
+    def judged_against(G_ema, G, D, data, *args):  # the real side gan-eval hands to the metrics
+        seen["n"], seen["mean"] = len(data), float(data.images.float().mean())
+        return {}
+
+    monkeypatch.setattr(evaluate_command, "evaluate", judged_against)
+    for split, n, light in (("", 30, False), ("train", 30, False), ("test", 20, True)):
+        report = run_eval(EvalConfig(run=str(run), split=split, device="cpu"))
+        assert report["split"] == (split or "train")
+        assert seen["n"] == n and (seen["mean"] > 150) == light
+    bad = run_cli(["gan-eval", f"run={run}", "split=validation"], cwd=tmp_path)
+    assert bad.returncode == 2 and "split=validation" in bad.stderr and "Traceback" not in bad.stderr
+    ring = tmp_path / "ring"
+    train(make_cfg([*FAST, *RING]), ring)
+    bad = run_cli(["gan-eval", f"run={ring}", "split=test"], cwd=tmp_path)
+    assert bad.returncode == 2 and "dataset=ring" in bad.stderr

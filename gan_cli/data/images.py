@@ -113,7 +113,7 @@ def digits(cfg, seed: int, device: torch.device) -> Sampler:
 def _torchvision_images(cls, cfg, expected: str) -> tuple[torch.Tensor, list[int]]:
     root = Path(cfg.root).expanduser()
     try:
-        ds = cls(str(root), train=True, download=cfg.download)
+        ds = cls(str(root), train=cfg.get("split", "train") == "train", download=cfg.download)
     except Exception as err:  # torchvision raises RuntimeError, URLError, OSError, ... for missing files
         how = (
             "the download failed (is there internet access?)"
@@ -146,7 +146,7 @@ def _torchvision(cls, cfg, expected: str, seed: int, device: torch.device) -> Sa
         return _limit(torch.as_tensor(np.asarray(labels), dtype=torch.int64), cfg).numpy(), []
 
     key = {"files": file_stats(files()), "size": cfg.image_size, "channels": cfg.channels}
-    key["n"] = cfg.num_samples
+    key["n"], key["split"] = cfg.num_samples, cfg.get("split", "train")
     return from_entry(cached(cfg.name, key, build), cfg, seed, device)
 
 

@@ -103,3 +103,23 @@ def test_digits_are_bundled_and_upscaled():
 def test_fake_images():
     data = DATASETS.build(data_cfg("fake", image_size=32, channels=3, num_samples=10), 0, CPU)
     assert len(data) == 10 and data.next(4).shape == (4, 3, 32, 32)
+
+
+def test_split_test_reads_the_test_files(tmp_path):
+    images = fake_mnist(tmp_path)
+    test = DATASETS.build(data_cfg("mnist", root=str(tmp_path), image_size=28, split="test"), 0, CPU)
+    assert len(test) == 5 and torch.equal(test.images[:, 0], torch.from_numpy(images[:5]))
+    train = DATASETS.build(data_cfg("mnist", root=str(tmp_path), image_size=28), 0, CPU)
+    assert len(train) == 20  # another cache entry
+
+
+def test_split_is_refused_where_there_is_no_test_set():
+    from gan_cli.errors import ConfigError
+    from gan_cli.schema import check
+    from tests.helpers import make_cfg
+
+    with pytest.raises(ConfigError, match="dataset.split"):
+        check(make_cfg(["dataset.split=test"]))  # digits
+    with pytest.raises(ConfigError, match="dataset.split"):
+        check(make_cfg(["dataset=mnist", "dataset.split=validation"]))
+    check(make_cfg(["dataset=mnist", "dataset.split=test"]))
