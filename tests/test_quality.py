@@ -106,3 +106,49 @@ def test_the_table_names_the_rows_measured_on_another_machine_or_an_unknown_one(
     assert "`ring8`" not in text
     rewritten = quality.machines(results, ["ring8", "grid25", "digits"], None)  # --table-only: no "here"
     assert "measuring nothing" in rewritten and "CPU A, 2 cores: `ring8`" in rewritten
+
+
+def test_every_row_says_what_its_numbers_are_of():
+    from benchmarks.quality import setting
+
+    cfg = {
+        "model": {"nz": 3, "latent_classes": 25},
+        "train": {"ema": False, "steps": 5000, "batch_size": 200, "precision": "fp32"},
+    }
+    rs = [{"config": cfg, "row": "grid25", "seed": 0}]
+    assert setting(rs, "rejection") == (
+        "kept by rejection sampling; latent 3 continuous + 25-way categorical; 5,000 steps of 200; fp32"
+    )
+    assert setting(rs, "plain").startswith("G; latent 3 continuous + 25-way")
+    cfg = {"model": {"nz": 16, "conditional": True}, "train": {"ema": True, "steps": 9000, "batch_size": 64}}
+    assert setting([{"config": cfg}], "") == (
+        "G's weight average (EMA); latent 16 continuous + the class (conditional); 9,000 steps of 64; fp32"
+    )
+    assert setting([{}], "") == "not recorded"
+    line = table(
+        [{**result("ring8", 0, modes=8, high_quality=1, reverse_kl=0), "machine": "AMD EPYC, 2 cores"}],
+        ["ring8"],
+    )
+    assert line.splitlines()[-1].endswith("| AMD EPYC |")
+
+
+def test_the_mnist_row_judges_on_held_out_digits():
+    from benchmarks.quality import EVAL_ARGS, GOALS
+
+    assert "experiment=mnist_dcgan_lsgan" in ROWS["mnist real"][0]
+    assert EVAL_ARGS["mnist real"] == ["split=test"]
+    assert GOALS["mnist real"]["recall"] == (">=", 0.8)
+
+
+def test_the_real_mnist_split_keeps_the_held_out_digits_apart():
+    import numpy as np
+
+    from benchmarks.mnist_real import TRAIN_PER_CLASS, split
+
+    y = np.repeat(np.arange(10), 500)
+    x = np.arange(5000)[:, None, None] * np.ones((1, 2, 2), np.int64)
+    (tx, ty), (vx, vy) = split(x, y)
+    assert len(tx) == 10 * TRAIN_PER_CLASS and len(vx) == 5000 - 10 * TRAIN_PER_CLASS
+    assert np.bincount(ty).tolist() == [TRAIN_PER_CLASS] * 10 and np.bincount(vy).tolist() == [100] * 10
+    assert not set(tx[:, 0, 0]) & set(vx[:, 0, 0])  # no digit in both
+    assert ty[:10].tolist() != sorted(ty[:10].tolist()) or len(set(ty[:20])) > 1  # shuffled, not class order
