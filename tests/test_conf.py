@@ -26,6 +26,7 @@ def test_the_mnist_experiment_preset_is_its_recipe(tmp_path):
         "adam",
     )
     assert cfg.train.batch_size == 128 and cfg.optimizer.betas[0] == 0.5 and cfg.dataset.image_size == 28
+    assert cfg.model.latent_classes == 10 and cfg.model.conditional and cfg.optimizer.lr == 2e-4
     fake_mnist(tmp_path / "data")
     overrides = ["experiment=mnist_dcgan_lsgan", f"dataset.root={tmp_path / 'data'}", "train.steps=2"]
     out = tmp_path / "run"
