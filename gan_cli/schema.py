@@ -214,6 +214,7 @@ def check(cfg: Any) -> None:
     checks run in a fixed order, so a config with several bad values is refused for the same one each time."""
     _check_train(cfg.train)
     _check_optimizer(cfg.optimizer)
+    _check_dataset(cfg.dataset)
     _check_data_and_model(cfg.train, cfg.optimizer, cfg.dataset, cfg.model)
     _check_loss_and_tricks(cfg.train, cfg.dataset, cfg.loss)
 
@@ -264,7 +265,7 @@ def _check_optimizer(o: Any) -> None:
     _require(o.weight_decay >= 0, "optimizer.weight_decay", o.weight_decay, "It must be 0 or positive.")
 
 
-def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
+def _check_dataset(d: Any) -> None:
     _require(d.channels in (1, 3), "dataset.channels", d.channels, "Use 1 (grey) or 3 (RGB).")
     _require(d.image_size >= 4, "dataset.image_size", d.image_size, "It must be at least 4 pixels.")
     _require(d.num_samples >= 0, "dataset.num_samples", d.num_samples, "It must be 0 (all) or positive.")
@@ -283,6 +284,9 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     )
     _require(d.decode_workers >= 0, "dataset.decode_workers", d.decode_workers, "Use 0 (one per core) or 1+.")
     _require(d.std > 0, "dataset.std", d.std, "It must be positive.")
+
+
+def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     for key in ("nz", "ngf", "ndf", "g_hidden", "g_layers", "d_hidden", "d_layers", "maxout_pieces"):
         _require(m[key] >= 1, f"model.{key}", m[key], "It must be a whole number of at least 1.")
     _require(t.world_size >= 1, "train.world_size", t.world_size, "It must be a whole number of at least 1.")

@@ -126,8 +126,8 @@ class TensorSampler(Sampler):
 
     def sample_eval_labelled(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor | None]:
         idx = torch.randint(len(self), (n,), generator=gen)
-        images = self.images.index_select(0, idx.to(self.images.device)).float().div_(127.5).sub_(1.0)
-        return images, None if self.labels is None else self.labels[idx]
+        images = self.images.index_select(0, idx.to(self.images.device))
+        return to_unit(images, torch.contiguous_format), None if self.labels is None else self.labels[idx]
 
     def state_dict(self) -> dict:
         return self.order.state_dict()

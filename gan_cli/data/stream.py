@@ -123,7 +123,7 @@ class StreamSampler(Sampler):
     def sample_eval_labelled(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor | None]:
         idx = torch.randint(len(self), (n,), generator=gen)
         images = torch.from_numpy(np.take(self.source.array, idx.numpy(), axis=0)).to(self.device)
-        return images.float().div_(127.5).sub_(1.0), None if self.labels is None else self.labels[idx]
+        return to_unit(images, torch.contiguous_format), None if self.labels is None else self.labels[idx]
 
     def state_dict(self) -> dict:
         return self.order.state_dict()
