@@ -112,7 +112,11 @@ class TrainConfig:
     ema: bool = True  # keep an exponential moving average of G's weights for samples
     ema_decay: float = 0.999  # the smaller of this and the warm-up (1 + step) / (10 + step) is used
     threads: int = 0  # CPU threads for torch (0 = torch's default)
-    precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the forward passes (fp16 adds a GradScaler)
+    # auto | fp32 | bf16 | fp16: autocast of the forward passes (fp16 adds a GradScaler); auto picks per
+    # device what `make bench` measured fastest (hardware.auto_precision) and the run records its choice
+    precision: str = "auto"
+    tf32: bool = True  # CUDA: fp32 matmuls and convolutions on TF32 tensor cores (no effect on a CPU)
+    cuda_graph: bool = True  # CUDA: capture the whole step as one CUDA graph and replay it (engine/graphs)
     channels_last: bool = True  # NHWC memory for convolutional models (faster with oneDNN and cuDNN)
     world_size: int = 1  # data-parallel processes gan-train starts (DDP; gloo on CPU, NCCL on CUDA)
     diffaug: list[str] = field(default_factory=list)  # DiffAugment of D's inputs: [translation,cutout]
@@ -134,6 +138,7 @@ class Config:
 
 
 SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 
 # What a resume may change: how long to train and how to watch it, never what is trained.
@@ -149,6 +154,8 @@ RESUMABLE_KEYS = (
     "train.threads",
     "train.world_size",
     "train.compile",
+    "train.tf32",
+    "train.cuda_graph",
     "train.rejection_steps",
     "dataset.in_memory",
     "dataset.decode_workers",
@@ -224,7 +231,7 @@ def _check_train(t: Any) -> None:
         _require(t[key] >= 1, f"train.{key}", t[key], "It must be a whole number of at least 1.")
     for key in ("sample_every", "ckpt_every", "eval_every", "keep_ckpts", "threads"):
         _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
-    _require(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision, "Use fp32, bf16, fp16.")
+    _require(t.precision in PRECISIONS, "train.precision", t.precision, "Use auto, fp32, bf16 or fp16.")
     parse_diffaug(t.diffaug)  # unknown transform names: a ConfigError naming train.diffaug
     _require(
         t.compile in COMPILE_MODES,

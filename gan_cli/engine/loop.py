@@ -229,6 +229,7 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
         "train_time_sec": out.seconds,
         "wall_time_sec": time.perf_counter() - t_start,
         "device": str(run.device),
+        "precision": run.precision.name,  # what train.precision=auto chose, or the one asked for
         "dataset": run.cfg.dataset.name,
         "model": run.cfg.model.name,
         "loss": run.cfg.loss.name,

@@ -91,7 +91,7 @@ def prepare_process(cfg: DictConfig, out_dir: Path, d: Dist) -> torch.device:
     device = hardware.resolve_device(tc.device)
     if d.active and device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
-    hardware.configure(device)
+    hardware.configure(device, tc.tf32)
     if d.main:
         ckpt_dir = out_dir / "checkpoints"
         try:
@@ -113,6 +113,10 @@ def build_run(
     """Data, networks (with the tricks' wrappers), loss, optimizers and fixed noise, restored from the
     checkpoint on resume. The order of construction is fixed: it draws from the seeded RNG."""
     tc = cfg.train
+    if tc.precision == "auto":  # recorded resolved: the saved config and a resume keep the choice
+        tc.precision, why = hardware.auto_precision(device)
+        if d.main:
+            log.info("train.precision=auto: %s on %s (%s)", tc.precision, device, why)
     data = DATASETS.build(cfg.dataset, tc.seed, device)
     loss = build_loss(cfg.loss)
     tricks = build_tricks(cfg, loss)
@@ -180,5 +184,5 @@ def advise(run: Run) -> None:
     if tc.precision == "fp16" and run.device.type == "cpu":
         log.warning(
             "train.precision=fp16 on a CPU: most CPUs have no fast fp16 kernels (convolutions can be "
-            "100x slower); train.precision=bf16 is the fast mixed precision on CPUs."
+            "100x slower); train.precision=auto picks the fastest measured on this kind of CPU."
         )
