@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from gan_cli.errors import UserError
+from gan_cli.optim import load_optimizer
 
 
 def rng_state() -> dict[str, Any]:
@@ -175,8 +176,8 @@ class Training:
         self.D.load_state_dict(state["D"])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["G_ema"] if state["G_ema"] is not None else state["G"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        load_optimizer(self.opt_g, state["opt_g"])  # from any device: this process's kernels
+        load_optimizer(self.opt_d, state["opt_d"])
         self.data.load_state_dict(state["data"])
         self.z_fixed = state["z_fixed"].to(self.z_fixed.device)
         if self.precision is not None and state.get("scalers"):

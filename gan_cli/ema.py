@@ -20,5 +20,6 @@ def update_ema(G_ema: nn.Module, G: nn.Module, decay: float, step: int) -> None:
     d = min(decay, (1 + step) / (10 + step))
     ema_params = list(G_ema.parameters())
     torch._foreach_lerp_(ema_params, [p.detach() for p in G.parameters()], 1.0 - d)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
-        b_ema.copy_(b)  # batch-norm statistics follow G
+    buffers = list(G_ema.buffers())
+    if buffers:  # batch-norm statistics follow G (one kernel for all)
+        torch._foreach_copy_(buffers, list(G.buffers()))

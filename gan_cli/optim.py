@@ -56,4 +56,42 @@ def apply_schedule(cfg, opts: tuple[torch.optim.Optimizer, ...], step: int, step
     factor = 1.0 - (step - 1) / steps
     for opt, lr in zip(opts, base_lrs(cfg), strict=True):
         for group in opt.param_groups:
-            group["lr"] = lr * factor
+            if isinstance(group["lr"], torch.Tensor):  # a captured step reads it on the device
+                group["lr"].fill_(lr * factor)
+            else:
+                group["lr"] = lr * factor
+
+
+# How an optimizer runs, not what it has learnt: these belong to the process and device that run it.
+IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
+
+
+def load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
+    """Load a saved optimizer state made on any device (a CUDA run resumed on a CPU, or the reverse):
+    the saved hyperparameters and moments, with this process's implementation flags. Adam's step counts
+    live on the device for fused and capturable kernels and on the CPU otherwise; a learning rate a
+    CUDA graph kept on the device is saved as a tensor and comes back as a number."""
+    local = [{k: g[k] for k in IMPLEMENTATION if k in g} for g in opt.param_groups]
+    opt.load_state_dict(state)
+    for group, flags in zip(opt.param_groups, local, strict=True):
+        group.update(flags)
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"] = float(group["lr"])
+        on_device = bool(group.get("fused") or group.get("capturable"))
+        for p in group["params"]:
+            st = opt.state.get(p, {})
+            if isinstance(st.get("step"), torch.Tensor):
+                st["step"] = st["step"].to(p.device if on_device else "cpu", torch.float32)
+
+
+def make_capturable(opt: torch.optim.Optimizer, device: torch.device, capturable: bool = True) -> None:
+    """Prepare an optimizer for a step captured in a CUDA graph: step counts on the device
+    (`capturable`, CUDA only) and the learning rate as a device tensor, which a schedule refills."""
+    for group in opt.param_groups:
+        if capturable:
+            group["capturable"] = True
+        group["lr"] = torch.tensor(float(group["lr"]), dtype=torch.float32, device=device)
+        for p in group["params"]:
+            st = opt.state.get(p, {})
+            if capturable and isinstance(st.get("step"), torch.Tensor):
+                st["step"] = st["step"].to(p.device, torch.float32)

@@ -14,13 +14,14 @@ class Precision:
 
     def __init__(self, name: str, device: torch.device) -> None:
         self.name, self.dtype, self.device_type = name, DTYPES[name], device.type
+        self.cache = True  # autocast's cache of casted weights (off for a step captured in a CUDA graph)
         # bf16 has fp32's exponent range: only fp16 needs its gradients scaled to avoid underflow.
         self.scalers = {net: torch.amp.GradScaler(device.type, enabled=name == "fp16") for net in ("d", "g")}
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
+        return torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=self.cache)
 
     def backward_step(self, loss: torch.Tensor, opt: torch.optim.Optimizer, net: str) -> bool:
         """Backward and optimizer step; False when fp16 gradients overflowed and the step was skipped.

@@ -21,6 +21,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from gan_cli import checkpoint, hardware
 from gan_cli.engine.distributed import Dist, fingerprint, init, spawn
+from gan_cli.engine.graphs import setup as graph_setup
 from gan_cli.engine.setup import Run, advise, build_run, prepare_process, resolve_run
 from gan_cli.engine.signals import StopRequest
 from gan_cli.engine.stats import Stats, all_finite
@@ -51,6 +52,7 @@ def train(
         return spawn_ranks(cfg_in, overrides, out_dir, cfg.train.world_size)
     device = prepare_process(cfg, out_dir, d)
     run = build_run(cfg, out_dir, device, resumed, d)
+    run.graph = graph_setup(run)  # train.cuda_graph, where it applies
     tracker = open_tracker(run)
     outcome = loop(run, tracker)
     tracker.close()
@@ -158,7 +160,7 @@ def log_stats(
 ) -> dict[str, float]:
     """The statistics averaged since the last log, to TensorBoard and the console."""
     values["perf/images_per_sec"] = images_per_sec
-    values["lr/G"], values["lr/D"] = run.opt_g.param_groups[0]["lr"], run.opt_d.param_groups[0]["lr"]
+    values["lr/G"], values["lr/D"] = (float(o.param_groups[0]["lr"]) for o in (run.opt_g, run.opt_d))
     if run.precision.name == "fp16":
         values["amp/scale_d"] = run.precision.scalers["d"].get_scale()
     tracker.scalars(values, step)
@@ -230,6 +232,7 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
         "wall_time_sec": time.perf_counter() - t_start,
         "device": str(run.device),
         "precision": run.precision.name,  # what train.precision=auto chose, or the one asked for
+        "cuda_graph": run.graph is not None and run.graph.off is None,  # replayed to the end
         "dataset": run.cfg.dataset.name,
         "model": run.cfg.model.name,
         "loss": run.cfg.loss.name,

@@ -50,6 +50,7 @@ class Run(checkpoint.Training):
     D_train: nn.Module | None = None
     D_frozen: nn.Module | None = None
     saved_config: dict = field(default_factory=dict)  # what checkpoints record (resolved, resume: None)
+    graph: Any = None  # the step's updates as a replayed CUDA graph (engine/graphs.py), or None
 
 
 def seed_everything(seed: int) -> None:

@@ -16,28 +16,45 @@ from gan_cli.engine.setup import Run
 from gan_cli.nets import latent
 from gan_cli.tricks import Batch, Term
 
+Data = list[tuple[Tensor, Tensor | None]]  # a step's real batches and labels, one per D update
+
 
 def train_step(run: Run, step: int) -> dict[str, Tensor] | None:
     """The step's statistics by name (on the device), or None when fp16 loss scaling skipped an update
-    (its overflowed values say nothing about training)."""
-    d_steps, applied = run.cfg.train.d_steps, True
-    for k in range(d_steps):
-        b = draw(run, step, (step - 1) * d_steps + k)
+    (its overflowed values say nothing about training). The updates run as a replayed CUDA graph when
+    run.graph is set (train.cuda_graph), else as they come; G's weight average follows either way."""
+    data = [draw_data(run) for _ in range(run.cfg.train.d_steps)]
+    stats, applied = (run.graph or updates)(run, step, data)
+    if run.G_ema is not None:
+        update_ema(run.G_ema, run.G, run.cfg.train.ema_decay, step)
+    return stats if applied else None
+
+
+def updates(run: Run, step: int, data: Data) -> tuple[dict[str, Tensor], bool]:
+    """Algorithm 1's updates: train.d_steps of D, then G's; (statistics, whether every update applied)."""
+    d_steps, applied = len(data), True
+    for k, (real, labels) in enumerate(data):
+        b = prepare(run, step, (step - 1) * d_steps + k, real, labels)
         d_stats, ok = d_update(run, b, last=k == d_steps - 1)
         applied &= ok
     g_stats, ok = g_update(run, b)  # on the last D update's batch and samples
-    return {**d_stats, **g_stats} if applied and ok else None
+    return {**d_stats, **g_stats}, applied and ok
 
 
-def draw(run: Run, step: int, d_update: int) -> Batch:
-    """This process's real batch and latent z, as the tricks prepare them."""
+def draw_data(run: Run) -> tuple[Tensor, Tensor | None]:
+    """This process's shard of the next real batch [N, C, H, W] or [N, 2], and its labels [N] or None."""
     batch, d = run.cfg.train.batch_size, run.d
     shard = batch // d.world
-    real, labels = run.data.next_batch(batch)  # [N, C, H, W] or [N, 2]; labels [N] or None
+    real, labels = run.data.next_batch(batch)
     if d.active:
         real = real[d.rank * shard : (d.rank + 1) * shard]
         labels = labels[d.rank * shard : (d.rank + 1) * shard] if labels is not None else None
-    b = Batch(step, d_update, real, labels, latent(shard, run.cfg.model.nz, run.device))
+    return real, labels
+
+
+def prepare(run: Run, step: int, d_update: int, real: Tensor, labels: Tensor | None) -> Batch:
+    """An update's batch: the real data, a latent z drawn on the device, and what the tricks make of them."""
+    b = Batch(step, d_update, real, labels, latent(len(real), run.cfg.model.nz, run.device))
     for trick in run.tricks:
         trick.before_d(b)
     return b
@@ -79,7 +96,7 @@ def d_update(run: Run, b: Batch, last: bool) -> tuple[dict[str, Tensor], bool]:
 
 
 def g_update(run: Run, b: Batch) -> tuple[dict[str, Tensor], bool]:
-    """One G update against the frozen D, then G's weight average."""
+    """One G update against the frozen D."""
     run.D.requires_grad_(False)
     with run.precision.autocast():
         real_logits = None
@@ -95,6 +112,4 @@ def g_update(run: Run, b: Batch) -> tuple[dict[str, Tensor], bool]:
     run.opt_g.zero_grad(set_to_none=True)
     applied = run.precision.backward_step(total, run.opt_g, "g")
     run.D.requires_grad_(True)
-    if run.G_ema is not None:
-        update_ema(run.G_ema, run.G, run.cfg.train.ema_decay, b.step)
     return {"loss/G": loss_g} | {name: t.value for name, t in terms.items()}, applied

@@ -12,6 +12,7 @@ order of the imports in gan_cli/tricks/__init__.py is the order the hooks run in
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -85,3 +86,10 @@ class Trick:
     def g_terms(self, b: Batch, run: Any) -> dict[str, Term]:
         """Terms added to G's loss (b.fake_out: D's verdicts in G's update)."""
         return {}
+
+    # -- a step captured as a CUDA graph (train.cuda_graph)
+    def graph_key(self, step: int, d_updates: range, cfg: Any) -> Hashable:
+        """The plain Python values the hooks above take from the step number (a penalty due or not, an
+        annealed fraction). A captured graph replays them frozen, so each distinct key gets its own graph;
+        None: the hooks do the same at every step."""
+        return None

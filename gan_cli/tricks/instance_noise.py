@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -24,6 +26,9 @@ class InstanceNoise(Trick):
     def view(self, x: Tensor, step: int) -> Tensor:
         sigma = noise_std(self.start, self.until, step, self.steps)
         return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
+    def graph_key(self, step: int, d_updates: range, cfg: Any) -> float:
+        return noise_std(self.start, self.until, step, self.steps)  # new every step until it reaches 0
 
 
 @TRICKS.register("instance_noise")

@@ -40,6 +40,9 @@ class PenaltyTrick(Trick):
         value = self.penalty(run.D, b.real_in, b.fake_in, run.precision.scalers["d"], b.y_real)
         return {"loss/penalty": Term(value, value)}
 
+    def graph_key(self, step: int, d_updates: range, cfg: Any) -> tuple[bool, ...]:
+        return tuple(self.penalty.due(u) for u in d_updates)  # lazy: due every `every` D updates
+
 
 @TRICKS.register("r1")
 def r1(cfg, loss) -> Trick | None:

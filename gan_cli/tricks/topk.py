@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch import Tensor
 
@@ -23,8 +24,14 @@ class TopK(Trick):
 
     def g_logits(self, fake_logits: Tensor, step: int, steps: int) -> Tensor:
         # the worst samples stop pulling G towards D's current blind spots
-        keep = topk_fraction(self.topk, step, steps)
-        return fake_logits.topk(max(1, math.ceil(keep * len(fake_logits)))).values
+        return fake_logits.topk(self.kept(len(fake_logits), step, steps)).values
+
+    def kept(self, n: int, step: int, steps: int) -> int:
+        return max(1, math.ceil(topk_fraction(self.topk, step, steps) * n))
+
+    def graph_key(self, step: int, d_updates: range, cfg: Any) -> float:
+        # annealed over the first half of training: the count kept changes every few hundred steps
+        return self.kept(cfg.train.batch_size, step, int(cfg.train.steps))
 
 
 @TRICKS.register("topk")
