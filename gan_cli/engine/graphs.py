@@ -18,8 +18,9 @@ H200 for microseconds of arithmetic. A graph records the step's kernels once and
 - G's weight average runs after the replay, eagerly (its decay changes every step early on).
 
 Where a graph cannot apply, the step runs as it comes, and the reason is logged once: not CUDA, data
-parallel (DDP), fp16 (its loss scaling reads the scale on the host), an optimizer other than Adam,
-train.compile=reduce-overhead (its own graphs), a batch of another shape, or a capture that failed.
+parallel (DDP), fp16 (its loss scaling reads the scale on the host), an optimizer other than Adam, a
+batch of another shape, or a capture that failed. With train.compile the graph replays inductor's kernels
+(reduce-overhead then leaves its own per-module graphs out: engine/setup.compile_models).
 """
 
 from __future__ import annotations
@@ -155,7 +156,6 @@ class Captured:
 
 def why_not(run: Run) -> str | None:
     """Why the step cannot be captured in this run (None: it can)."""
-    tc = run.cfg.train
     if run.device.type != "cuda":
         return "CUDA graphs need a CUDA device"
     if run.d.active:
@@ -164,8 +164,6 @@ def why_not(run: Run) -> str | None:
         return "fp16's loss scaling reads its scale on the host every step (bf16 or fp32 need none)"
     if run.cfg.optimizer.name != "adam":
         return f"optimizer={run.cfg.optimizer.name}: only Adam's step is captured (step counts on the device)"
-    if tc.compile == "reduce-overhead":
-        return "train.compile=reduce-overhead captures CUDA graphs of its own"
     return None
 
 

@@ -22,7 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from gan_cli import checkpoint, hardware
 from gan_cli.engine.distributed import Dist, fingerprint, init, spawn
 from gan_cli.engine.graphs import setup as graph_setup
-from gan_cli.engine.setup import Run, advise, build_run, prepare_process, resolve_run
+from gan_cli.engine.setup import Run, advise, build_run, compile_models, prepare_process, resolve_run
 from gan_cli.engine.signals import StopRequest
 from gan_cli.engine.stats import Stats, all_finite
 from gan_cli.engine.step import train_step
@@ -53,6 +53,7 @@ def train(
     device = prepare_process(cfg, out_dir, d)
     run = build_run(cfg, out_dir, device, resumed, d)
     run.graph = graph_setup(run)  # train.cuda_graph, where it applies
+    compile_models(run)  # train.compile
     tracker = open_tracker(run)
     outcome = loop(run, tracker)
     tracker.close()

@@ -67,6 +67,8 @@ def resume_config(cfg: DictConfig, overrides: list[str] | None) -> tuple[DictCon
     state = checkpoint.load(ckpt_path)
     saved = OmegaConf.merge(OmegaConf.structured(Config), state["config"])
     changed = _changed_keys(saved, cfg, overrides)
+    if cfg.train.precision == "auto":  # the run's recorded choice stands (a requeued job's config says auto)
+        changed = [k for k in changed if k != "train.precision"]
     refused = [k for k in changed if k not in RESUMABLE_KEYS]
     if refused:
         raise UserError(

@@ -51,6 +51,7 @@ class Run(checkpoint.Training):
     D_frozen: nn.Module | None = None
     saved_config: dict = field(default_factory=dict)  # what checkpoints record (resolved, resume: None)
     graph: Any = None  # the step's updates as a replayed CUDA graph (engine/graphs.py), or None
+    mark_steps: bool = False  # tell torch.compile's CUDA graphs where each step begins
 
 
 def seed_everything(seed: int) -> None:
@@ -128,7 +129,7 @@ def build_run(
     for trick in tricks:
         trick.prepare(G, D, data)
     G, D = G.to(device), D.to(device)
-    if tc.channels_last and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast convolution layout
+    if channels_last(cfg, device) and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast conv layout
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         data.memory_format = torch.channels_last
     opt_g, opt_d = build_optimizers(cfg.optimizer, G, D)
@@ -158,8 +159,6 @@ def build_run(
     if d.active:  # same start on every rank; batch-norm statistics stay per rank (rank 0's are saved)
         kw = ddp_kwargs(device)
         run.G_train, run.D_train = DDP(G, **kw), DDP(D, **kw)
-    if tc.compile != "none":
-        compile_models(run, tc.compile)
     if d.active:
         # each rank its own noise (latents, penalty interpolation), from the seed, the rank and the step;
         # so a resumed data-parallel run is exact in weights and data order, not in the noise drawn
@@ -169,9 +168,34 @@ def build_run(
     return run
 
 
-def compile_models(run: Run, mode: str) -> None:
+def channels_last(cfg: DictConfig, device: torch.device) -> bool:
+    """train.channels_last, except under torch.compile on CUDA: there inductor traces the convolutions'
+    backward with a meta kernel that predicts contiguous gradients for channels-last inputs, where cuDNN
+    returns channels-last ones, and its stride check fails (pytorch/pytorch#171622, fixed by #177175 after
+    torch 2.11). Those runs keep NCHW modules; cuDNN picks its own layouts inside."""
+    if cfg.train.compile != "none" and device.type == "cuda":
+        return False
+    return bool(cfg.train.channels_last)
+
+
+def compile_models(run: Run) -> None:
     """torch.compile what the step calls (the DDP wrappers when data parallel); G, D and G_ema stay the
-    plain modules that checkpoints, samples and evaluation use. The first steps pay the compilation."""
+    plain modules that checkpoints, samples and evaluation use, and gradient penalties (a double backward)
+    call the plain D. The first steps pay the compilation.
+
+    reduce-overhead: where the whole step is captured as one CUDA graph (run.graph, train.cuda_graph), the
+    modules get inductor's kernels alone and the step's graph replays them; torch's own per-module graphs
+    (cudagraph trees) lose G's output when D's graphs replay between G's forward and backward ("accessing
+    tensor output of CUDAGraphs that has been overwritten by a subsequent run"). Without the step graph,
+    each step is marked as a new iteration for them (torch.compiler.cudagraph_mark_step_begin)."""
+    mode = run.cfg.train.compile
+    if mode == "none":
+        return
+    if mode == "reduce-overhead" and run.graph is not None:
+        mode = "default"
+        log.info("train.compile=reduce-overhead: inductor's kernels, replayed in the step's CUDA graph")
+    elif mode == "reduce-overhead" and run.device.type == "cuda":
+        run.mark_steps = True
     run.G_train = torch.compile(run.G_train, mode=mode)
     run.D_train = torch.compile(run.D_train, mode=mode)
     run.D_frozen = torch.compile(run.D, mode=mode)

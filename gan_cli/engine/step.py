@@ -23,6 +23,8 @@ def train_step(run: Run, step: int) -> dict[str, Tensor] | None:
     """The step's statistics by name (on the device), or None when fp16 loss scaling skipped an update
     (its overflowed values say nothing about training). The updates run as a replayed CUDA graph when
     run.graph is set (train.cuda_graph), else as they come; G's weight average follows either way."""
+    if run.mark_steps:
+        torch.compiler.cudagraph_mark_step_begin()
     data = [draw_data(run) for _ in range(run.cfg.train.d_steps)]
     stats, applied = (run.graph or updates)(run, step, data)
     if run.G_ema is not None:

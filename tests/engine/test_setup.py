@@ -60,3 +60,16 @@ def test_an_existing_run_is_never_overwritten(tmp_path):
     with pytest.raises(UserError, match="refusing to overwrite"):
         train_run(tmp_path, ["dataset=ring", "model=mlp", *SMALL_MLP])
     assert (out / "checkpoints" / "last.pt").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_every_compile_mode_trains_with_a_double_backward_penalty_and_resumes(tmp_path):
+    """loss=wgan-gp differentiates D's gradient (the plain D, outside the compiled modules); a compiled run
+    resumes under another mode. (On a CPU reduce-overhead compiles without CUDA graphs.)"""
+    run = tmp_path / "run"
+    over = [*RING, "loss=wgan-gp", "train.compile=reduce-overhead", "train.steps=4", "train.log_every=2"]
+    summary = train(make_cfg(over), run)
+    assert summary["status"] == "completed" and summary["loss_D"] == summary["loss_D"]
+    more = ["train.steps=6", "train.compile=max-autotune"]
+    summary = train(make_cfg([f"resume={run}", *more]), tmp_path / "x", more)
+    assert summary["status"] == "completed" and summary["resumed_from"] == 4
