@@ -45,3 +45,34 @@ def test_the_compiled_variant_reports_its_steady_state(monkeypatch):
     monkeypatch.setitem(bench.WORKLOADS, "tiny", (["dataset=ring", "model=mlp", *SMALL_MLP], 3))
     result = bench.measure_one("tiny", "gan-cli bf16 compiled")
     assert result["images_per_sec"] > 0 and result["first_half_sec"] > 0
+
+
+def test_the_classic_examples_loops_train_on_the_cpu_too():
+    """The two reference loops of the CUDA bench (batches on the device; FakeData through a DataLoader)."""
+    from benchmarks.reference import loader_steps, on_device_steps
+
+    assert on_device_steps(4, 2, torch.device("cpu")) > 0
+    assert loader_steps(4, 2, torch.device("cpu"), workers=1) > 0
+
+
+def test_the_cuda_table_names_the_gpu_and_sets_the_best_variant_beside_its_goal():
+    from benchmarks import bench_cuda
+
+    results = {
+        "gpu": "NVIDIA H200",
+        "torch": "2.11.0",
+        "date": "2026-12-01",
+        "workloads": {
+            "dcgan64 fake b64": {
+                "reference fp32": {"images_per_sec": 1000.0},
+                "gan-cli fp32": {"images_per_sec": 3000.0},
+                "gan-cli fp32 graph": {"images_per_sec": 5000.0},
+            }
+        },
+        "jobs": {"ring8": {"train_time_sec": 12.0, "precision": "fp32", "cuda_graph": True}},
+    }
+    text = bench_cuda.table(results)
+    assert "NVIDIA H200, torch 2.11.0" in text
+    assert "| dcgan64 fake b64 | gan-cli fp32 graph | 5,000 | 5.00x | >= 40,000 |" in text
+    assert "| dcgan64 fake b64 | gan-cli fp32 | 3,000 | 3.00x |  |" in text
+    assert "| ring8 | training time (precision fp32, graph True) | 12.0 s |  | <= 15 s |" in text
