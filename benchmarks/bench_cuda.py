@@ -98,7 +98,7 @@ def whole_job(args: list[str], evaluate: bool) -> dict:
         result |= {k: summary[k] for k in ("train_time_sec", "precision", "cuda_graph", "images_per_sec")}
         if evaluate:
             subprocess.run([str(BIN / "gan-eval"), f"run={run}"], check=True, capture_output=True)
-            report = json.loads((run / "eval.json").read_text())
+            report = json.loads((run / "eval.json").read_text())["metrics"]
             keys = (
                 "precision",
                 "recall",
