@@ -61,7 +61,8 @@ class CudaGraphs:
     def capture(self, fn: Callable[[], Any]) -> tuple[Any, Any]:
         """(graph, fn's outputs as static tensors); the kernels are recorded, not run."""
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: the data's prefetch thread (streamed image folders) may copy to the GPU meanwhile
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             out = fn()
         return graph, out
 
