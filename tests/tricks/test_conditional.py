@@ -75,10 +75,10 @@ def test_conditional_gan_draws_each_class_from_its_label_and_resumes_exactly(tmp
     with torch.no_grad():
         brightness = G.eval()(z).mean(dim=(1, 2, 3))
     y = G.classes_of(z)  # label 0 = dark (-0.69 in [-1, 1]), 1 = light (+0.69)
-    dark, light = brightness[y == 0], brightness[y == 1]
+    dark_draws, light_draws = brightness[y == 0], brightness[y == 1]
     # every dark-labelled draw is darker than every light-labelled one (G ignoring the label would mix them);
     # 200 steps leave the dark class short of -0.69 (its mean ends near -0.3, depending on the CPU's kernels)
-    assert dark.max() < -0.1 and light.min() > 0.4 and light.min() - dark.max() > 0.5
+    assert dark_draws.max() < -0.1 and light_draws.min() > 0.4 and light_draws.min() - dark_draws.max() > 0.5
     half = tmp_path / "half"
     shutil.copytree(whole, half)
     shutil.copy(half / "checkpoints" / "step_000100.pt", half / "checkpoints" / "last.pt")
