@@ -54,7 +54,7 @@ class ModelConfig:
     d_hidden: int = 256  # mlp: discriminator hidden units
     d_layers: int = 2  # mlp: discriminator hidden layers
     maxout_pieces: int = 5  # mlp: pieces per maxout unit in D (1 = LeakyReLU 0.2 instead of maxout)
-    dropout: float = 0.0  # mlp: dropout before each D layer
+    dropout: float = 0.0  # mlp: dropout before each D layer; dcgan: after each of D's hidden activations
     g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
     latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
     info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
@@ -313,6 +313,12 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
         "Use batch, layer, none or spectral.",
     )
     _require(0.0 <= m.dropout < 1.0, "model.dropout", m.dropout, "It must be in [0, 1).")
+    _require(
+        m.name in ("mlp", "dcgan") or not m.dropout,
+        "model.dropout",
+        m.dropout,
+        "It belongs to the mlp and dcgan discriminators; leave it at 0 with other models.",
+    )
     _require(m.g_norm in ("none", "batch"), "model.g_norm", m.g_norm, "Use none or batch.")
     _require(m.latent_classes >= 0, "model.latent_classes", m.latent_classes, "It must be 0 (off) or more.")
     _require(

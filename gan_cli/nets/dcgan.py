@@ -119,15 +119,17 @@ class MinibatchStd(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, ndf: int, nc: int, n: int, norm: str, mbstd: int = 0) -> None:
+    def __init__(self, ndf: int, nc: int, n: int, norm: str, mbstd: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
+        drop: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []  # after each activation
         width = ndf
-        layers: list[nn.Module] = [Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True), *drop]
         for _ in range(n - 1):
             layers += [
                 Conv2d(width, width * 2, 4, 2, 1, bias=False),
                 _norm2d(norm, width * 2),
                 nn.LeakyReLU(0.2, True),
+                *([nn.Dropout(dropout)] if dropout > 0 else []),
             ]
             width *= 2
         if mbstd:
@@ -166,20 +168,31 @@ class Mnist28Generator(nn.Module):
 
 
 class Mnist28Discriminator(nn.Module):
-    """The 28x28 MNIST discriminator: two 5x5 convolutions with max pooling, FC 1024, FC 1."""
+    """The 28x28 MNIST discriminator: two 5x5 convolutions with max pooling, FC 1024, FC 1. With dropout > 0
+    (model.dropout) each hidden activation is followed by dropout; with mbstd (model.d_mbstd) a minibatch
+    standard deviation map joins the 4x4 features before the fully connected layers."""
 
-    def __init__(self, ndf: int, nc: int) -> None:
+    def __init__(self, ndf: int, nc: int, dropout: float = 0.0, mbstd: int = 0) -> None:
         super().__init__()
+
+        def drop() -> list[nn.Module]:
+            return [nn.Dropout(dropout)] if dropout > 0 else []
+
+        features = ndf + (1 if mbstd else 0)
         self.main = nn.Sequential(
             nn.Conv2d(nc, ndf // 2, 5),  # 28 -> 24
             nn.LeakyReLU(0.01, True),
+            *drop(),
             nn.MaxPool2d(2, 2),  # -> 12
             nn.Conv2d(ndf // 2, ndf, 5),  # -> 8
             nn.LeakyReLU(0.01, True),
+            *drop(),
             nn.MaxPool2d(2, 2),  # -> 4
+            *([MinibatchStd(mbstd)] if mbstd else []),
             nn.Flatten(),
-            nn.Linear(4 * 4 * ndf, 16 * ndf),
+            nn.Linear(4 * 4 * features, 16 * ndf),
             nn.LeakyReLU(0.01, True),
+            *drop(),
             nn.Linear(16 * ndf, 1),
         )
 
@@ -195,13 +208,9 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
             "Use model=mlp for the 2-D datasets (ring, grid)."
         )
     nc, size = shape[0], shape[1]
+    mbstd, dropout = int(cfg.get("d_mbstd", 0)), float(cfg.get("dropout", 0.0))
     if size == 28:
-        if cfg.get("d_mbstd", 0):
-            raise ConfigError(
-                "model.d_mbstd belongs to the 4 * 2^n DCGAN discriminator; the 28x28 MNIST networks "
-                "do not have it: leave model.d_mbstd=0 or use dataset.image_size=32."
-            )
-        G, D = Mnist28Generator(cfg.nz, cfg.ngf, nc), Mnist28Discriminator(cfg.ndf, nc * pac)
+        G, D = Mnist28Generator(cfg.nz, cfg.ngf, nc), Mnist28Discriminator(cfg.ndf, nc * pac, dropout, mbstd)
     else:
         n = _upsamplings(size)
         if n is None:
@@ -209,11 +218,10 @@ def dcgan(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Modu
                 f"model=dcgan cannot build networks for dataset.image_size={size}. "
                 "Use 28 or 4 * 2^n: 8, 16, 32, 64, 128, 256."
             )
-        mbstd = int(cfg.get("d_mbstd", 0))
         classes = int(cfg.get("latent_classes", 0)) if cfg.get("g_class_norm", False) else 0
         G, D = (
             DCGANGenerator(cfg.nz, cfg.ngf, nc, n, classes),
-            DCGANDiscriminator(cfg.ndf, nc * pac, n, cfg.d_norm, mbstd),
+            DCGANDiscriminator(cfg.ndf, nc * pac, n, cfg.d_norm, mbstd, dropout),
         )
     G.apply(weights_init)
     D.apply(weights_init)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from benchmarks.reference import ClassicDiscriminator, ClassicGenerator
-from gan_cli import checkpoint
+from gan_cli import checkpoint, schema
 from gan_cli.errors import ConfigError
 from gan_cli.models import build_models
 from gan_cli.nets import MODELS
@@ -113,6 +113,29 @@ def test_minibatch_std_known_values_and_d_mbstd(tmp_path):
     ] == ("completed")
     with pytest.raises(ConfigError, match="model.d_mbstd"):
         train(make_cfg([*FAST, *RING, "model.d_mbstd=4"]), tmp_path / "bad")
+
+
+def test_dcgan_dropout_and_the_28x28_minibatch_std():
+    from gan_cli.nets.dcgan import MinibatchStd
+
+    x = torch.randn(8, 1, 28, 28)
+    _, plain = MODELS.build(model_cfg("dcgan"), (1, 28, 28))
+    _, D = MODELS.build(model_cfg("dcgan", dropout=0.5, d_mbstd=4), (1, 28, 28))
+    assert not any(isinstance(m, nn.Dropout | MinibatchStd) for m in plain.modules())
+    assert sum(isinstance(m, nn.Dropout) for m in D.modules()) == 3  # after each hidden activation
+    mbstd = [i for i, m in enumerate(D.main) if isinstance(m, MinibatchStd)]
+    assert len(mbstd) == 1 and isinstance(D.main[mbstd[0] + 1], nn.Flatten)  # on the 4x4 features
+    assert D.main[mbstd[0] + 2].in_features == 4 * 4 * (64 + 1)
+    assert D(x).logits.shape == (8,)
+    D.eval()  # dropout off: D is a function of x
+    assert torch.equal(D(x).logits, D(x).logits)
+    D.train()  # dropout on: two passes over the same batch differ
+    assert not torch.equal(D(x).logits, D(x).logits)
+    _, D64 = MODELS.build(model_cfg("dcgan", dropout=0.3), (3, 16, 16))
+    drops = [m for m in D64.modules() if isinstance(m, nn.Dropout)]
+    assert len(drops) == 2 and all(m.p == 0.3 for m in drops)  # 16x16: two hidden activations
+    with pytest.raises(ConfigError, match="model.dropout"):
+        schema.check(make_cfg(["model=resnet", "model.dropout=0.2"]))
 
 
 @pytest.mark.slow
