@@ -167,6 +167,8 @@ def same_run(cached: dict | None, today: dict, defaults: dict | None = None) -> 
         elif isinstance(value, dict) and isinstance(cached[key], dict):
             if not same_run(cached[key], value, default if isinstance(default, dict) else {}):
                 return False
+        elif key == "precision" and value == "auto" and cached[key] in ("fp32", "bf16"):
+            continue  # a run records the precision auto picked on its machine (the setting column shows it)
         elif cached[key] != value:
             return False
     return all(key in today for key in cached)

@@ -61,6 +61,16 @@ def test_a_cached_run_from_before_a_new_key_still_counts_when_the_key_is_at_its_
     assert not same_run(None, {}, defaults)
 
 
+def test_a_cached_run_records_the_precision_auto_picked_and_still_counts_as_auto():
+    from benchmarks.quality import same_run
+
+    defaults = {"train": {"precision": "auto"}}
+    for used in ("fp32", "bf16"):  # what auto resolved to on the machine that measured the run
+        assert same_run({"train": {"precision": used}}, {"train": {"precision": "auto"}}, defaults)
+    assert not same_run({"train": {"precision": "fp32"}}, {"train": {"precision": "bf16"}}, defaults)
+    assert not same_run({"train": {"precision": "bf16"}}, {"train": {"precision": "fp32"}}, defaults)
+
+
 def test_only_keeps_the_published_rows_it_does_not_measure_while_their_config_is_unchanged(
     tmp_path, monkeypatch
 ):
