@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +103,15 @@ def _digest(t: torch.Tensor) -> str:
 
 @DATASETS.register("digits")
 def digits(cfg, seed: int, device: torch.device) -> Sampler:
+    # Imported here, after the run has seeded the global RNGs: recent scikit-learn imports rich, whose
+    # rich/style.py draws from Python's global RNG at import time. A first import would then shift the
+    # `random` stream (saved in checkpoints) in a fresh process but not in one that already imported it, and
+    # resume would no longer be bitwise exact. So the global states are kept across the import.
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     from sklearn.datasets import load_digits
 
+    random.setstate(python_state)
+    np.random.set_state(numpy_state)
     bunch = load_digits()
     x = bunch.images  # [1797, 8, 8], values 0..16
     images = torch.from_numpy(np.round(x * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,6 +92,23 @@ def test_folder_errors_name_the_path(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(UserError, match="broken.png"):
         DATASETS.build(data_cfg("folder", root=str(tmp_path)), 0, CPU)
+
+
+def test_loading_the_digits_in_a_fresh_process_leaves_the_global_rngs_alone():
+    """A run seeds Python's and numpy's RNGs before it loads its data, and checkpoints save their states:
+    a first import of scikit-learn (which imports rich, which draws from `random`) must not shift them."""
+    code = (
+        "import random, numpy as np, torch\n"
+        "from gan_cli.data import DATASETS\n"
+        "from gan_cli.schema import DatasetConfig\n"
+        "from tests.helpers import group_cfg\n"
+        "random.seed(3); np.random.seed(3)\n"
+        "before = random.getstate(), np.random.get_state()[1].copy()\n"
+        "DATASETS.build(group_cfg(DatasetConfig, 'digits', image_size=8), 0, torch.device('cpu'))\n"
+        "assert random.getstate() == before[0], 'random moved'\n"
+        "assert (np.random.get_state()[1] == before[1]).all(), 'numpy moved'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_digits_are_bundled_and_upscaled():
