@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 import torchvision
 from torchvision.transforms.v2 import functional as TF
 
+from gan_cli import checkpoint
 from gan_cli.data.base import DATASETS, Sampler, TensorSampler
 from gan_cli.data.cache import Entry, MappedImages, cached, file_stats
 from gan_cli.data.decode import decode_files, drop_rows
@@ -107,11 +107,10 @@ def digits(cfg, seed: int, device: torch.device) -> Sampler:
     # rich/style.py draws from Python's global RNG at import time. A first import would then shift the
     # `random` stream (saved in checkpoints) in a fresh process but not in one that already imported it, and
     # resume would no longer be bitwise exact. So the global states are kept across the import.
-    python_state, numpy_state = random.getstate(), np.random.get_state()
+    state = checkpoint.rng_state()
     from sklearn.datasets import load_digits
 
-    random.setstate(python_state)
-    np.random.set_state(numpy_state)
+    checkpoint.set_rng_state(state)
     bunch = load_digits()
     x = bunch.images  # [1797, 8, 8], values 0..16
     images = torch.from_numpy(np.round(x * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
