@@ -32,6 +32,11 @@ def _norm2d(kind: str, channels: int) -> nn.Module:
     return nn.Identity()  # none; spectral: the weights are normalised instead (spectral_normalize)
 
 
+def _dropout(p: float) -> list[nn.Module]:
+    """What follows each of D's hidden activations: dropout when p > 0 (model.dropout), else nothing."""
+    return [nn.Dropout(p)] if p > 0 else []
+
+
 def weights_init(m: nn.Module) -> None:
     """The DCGAN paper's initialisation: N(0, 0.02) convolutions, N(1, 0.02) norm scales."""
     if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
@@ -121,15 +126,18 @@ class MinibatchStd(nn.Module):
 class DCGANDiscriminator(nn.Module):
     def __init__(self, ndf: int, nc: int, n: int, norm: str, mbstd: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
-        drop: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []  # after each activation
         width = ndf
-        layers: list[nn.Module] = [Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True), *drop]
+        layers: list[nn.Module] = [
+            Conv2d(nc, width, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, True),
+            *_dropout(dropout),
+        ]
         for _ in range(n - 1):
             layers += [
                 Conv2d(width, width * 2, 4, 2, 1, bias=False),
                 _norm2d(norm, width * 2),
                 nn.LeakyReLU(0.2, True),
-                *([nn.Dropout(dropout)] if dropout > 0 else []),
+                *_dropout(dropout),
             ]
             width *= 2
         if mbstd:
@@ -174,25 +182,21 @@ class Mnist28Discriminator(nn.Module):
 
     def __init__(self, ndf: int, nc: int, dropout: float = 0.0, mbstd: int = 0) -> None:
         super().__init__()
-
-        def drop() -> list[nn.Module]:
-            return [nn.Dropout(dropout)] if dropout > 0 else []
-
         features = ndf + (1 if mbstd else 0)
         self.main = nn.Sequential(
             nn.Conv2d(nc, ndf // 2, 5),  # 28 -> 24
             nn.LeakyReLU(0.01, True),
-            *drop(),
+            *_dropout(dropout),
             nn.MaxPool2d(2, 2),  # -> 12
             nn.Conv2d(ndf // 2, ndf, 5),  # -> 8
             nn.LeakyReLU(0.01, True),
-            *drop(),
+            *_dropout(dropout),
             nn.MaxPool2d(2, 2),  # -> 4
             *([MinibatchStd(mbstd)] if mbstd else []),
             nn.Flatten(),
             nn.Linear(4 * 4 * features, 16 * ndf),
             nn.LeakyReLU(0.01, True),
-            *drop(),
+            *_dropout(dropout),
             nn.Linear(16 * ndf, 1),
         )
 
