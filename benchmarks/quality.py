@@ -253,6 +253,7 @@ def setting(rs: list[dict], view: str) -> str:
     k = m.get("latent_classes", 0)
     latent = f"{m['nz']} continuous" + (f" + {k}-way categorical" if k else "")
     latent += " + the class (conditional)" if m.get("conditional") else ""
+    latent += f" read back by InfoGAN's Q head (weight {m['info_weight']:g})" if m.get("info_weight") else ""
     return (
         f"{samples}; latent {latent}; {t['steps']:,} steps of {t['batch_size']}; {t.get('precision', 'fp32')}"
     )
