@@ -213,6 +213,19 @@ def unused(cfg: Any, shape: tuple[int, ...]) -> list[str]:
             "model.g_class_norm=true has no effect at 28x28: the 28x28 MNIST networks have no "
             "conditional batch norm (dataset.image_size=32 uses the 4 * 2^n DCGAN, which has)."
         )
+    t = cfg.train
+    decay, steps = t.get("ema_decay", 0.999), t.get("steps", 1)
+    if t.get("ema", False) and decay > 0.999 and (1 + steps) / (10 + steps) < decay:
+        # update_ema uses min(ema_decay, (1 + step) / (10 + step)): the warm-up reaches decay at this step
+        reached = math.ceil(round((10 * decay - 1) / (1 - decay), 6))
+        last = (1 + steps) / (10 + steps)
+        notes.append(
+            f"train.ema_decay={decay:g} has no effect in a run of train.steps={steps}: G's weight average "
+            f"uses the smaller of it and the warm-up (1 + step) / (10 + step), which stays under {decay:g} "
+            f"until step {reached:,} ({last:.4f} at the last step), so every step uses the warm-up's decay "
+            f"and the average is the one any train.ema_decay of at least {last:.4f} gives. Train longer or "
+            "leave the key at its default."
+        )
     return notes
 
 
