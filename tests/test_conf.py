@@ -28,7 +28,7 @@ def test_the_mnist_experiment_preset_is_its_recipe(tmp_path):
     assert cfg.train.batch_size == 128 and cfg.optimizer.betas[0] == 0.5 and cfg.dataset.image_size == 28
     assert cfg.model.pac == 2 and cfg.optimizer.lr == 2e-4  # tuned on real digits (docs/results.md)
     # InfoGAN: a 10-way code that D's Q head reads back, no labels (docs/results.md)
-    assert cfg.model.latent_classes == 10 and cfg.model.info_weight == 0.4 and not cfg.model.conditional
+    assert cfg.model.latent_classes == 10 and cfg.model.info_weight == 0.3 and not cfg.model.conditional
     fake_mnist(tmp_path / "data")
     overrides = ["experiment=mnist_dcgan_lsgan", f"dataset.root={tmp_path / 'data'}", "train.steps=2"]
     out = tmp_path / "run"
