@@ -14,10 +14,15 @@ def make_ema(G: nn.Module) -> nn.Module:
     return G_ema
 
 
+def warm_up(step: int) -> float:
+    """The largest decay update_ema uses at this step: (1 + step) / (10 + step)."""
+    return (1 + step) / (10 + step)
+
+
 @torch.no_grad()
 def update_ema(G_ema: nn.Module, G: nn.Module, decay: float, step: int) -> None:
     """G_ema <- d * G_ema + (1 - d) * G, with d ramped up as (1 + step) / (10 + step) early in training."""
-    d = min(decay, (1 + step) / (10 + step))
+    d = min(decay, warm_up(step))
     ema_params = list(G_ema.parameters())
     torch._foreach_lerp_(ema_params, [p.detach() for p in G.parameters()], 1.0 - d)
     buffers = list(G_ema.buffers())

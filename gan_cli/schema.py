@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from gan_cli.augment import parse as parse_diffaug
+from gan_cli.ema import warm_up
 from gan_cli.errors import ConfigError
 
 
@@ -214,11 +215,11 @@ def unused(cfg: Any, shape: tuple[int, ...]) -> list[str]:
             "conditional batch norm (dataset.image_size=32 uses the 4 * 2^n DCGAN, which has)."
         )
     t = cfg.train
-    decay, steps = t.get("ema_decay", 0.999), t.get("steps", 1)
-    if t.get("ema", False) and decay > 0.999 and (1 + steps) / (10 + steps) < decay:
-        # update_ema uses min(ema_decay, (1 + step) / (10 + step)): the warm-up reaches decay at this step
+    decay, steps = t.get("ema_decay", TrainConfig.ema_decay), t.get("steps", 1)
+    last = warm_up(steps)
+    if t.get("ema", False) and decay > TrainConfig.ema_decay and last < decay:
+        # update_ema uses min(ema_decay, warm_up(step)): warm_up reaches decay at this step
         reached = math.ceil(round((10 * decay - 1) / (1 - decay), 6))
-        last = (1 + steps) / (10 + steps)
         notes.append(
             f"train.ema_decay={decay:g} has no effect in a run of train.steps={steps}: G's weight average "
             f"uses the smaller of it and the warm-up (1 + step) / (10 + step), which stays under {decay:g} "
