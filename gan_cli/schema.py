@@ -57,6 +57,7 @@ class ModelConfig:
     maxout_pieces: int = 5  # mlp: pieces per maxout unit in D (1 = LeakyReLU 0.2 instead of maxout)
     dropout: float = 0.0  # mlp: dropout before each D layer; dcgan: after each of D's hidden activations
     g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
+    g_atoms: int = 0  # mlp: G's output is a softmax-weighted average of this many learned points (0 = linear)
     latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
     info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
     info_continuous: int = 0  # InfoGAN: Q also reads this many of z's continuous coordinates (0 = none)
@@ -123,6 +124,9 @@ class TrainConfig:
     diffaug: list[str] = field(default_factory=list)  # DiffAugment of D's inputs: [translation,cutout]
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, falling linearly to 0 (0 = off)...
     instance_noise_until: float = 0.5  # ...at this fraction of train.steps
+    # linear | geometric (to 1/100 of the start, then 0) | mixed (each sample's std log-uniform between
+    # 1/100 of the start and the start, until train.instance_noise_until)
+    instance_noise_schedule: str = "linear"
     rejection_steps: int = 0  # 2-D data: after training, fit a discriminator for rejection sampling (0 off)
     compile: str = "none"  # torch.compile: none | default | reduce-overhead (CUDA graphs) | max-autotune
 
@@ -334,6 +338,9 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
         "It belongs to the mlp and dcgan discriminators; leave it at 0 with other models.",
     )
     _require(m.g_norm in ("none", "batch"), "model.g_norm", m.g_norm, "Use none or batch.")
+    _require(
+        m.g_atoms >= 0, "model.g_atoms", m.g_atoms, "It must be 0 (a linear output) or a count of points."
+    )
     _require(m.latent_classes >= 0, "model.latent_classes", m.latent_classes, "It must be 0 (off) or more.")
     _require(
         not m.latent_classes or m.nz >= 2,
@@ -375,11 +382,11 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")
     _require(
-        m.name == "mlp" or not (m.d_fourier or m.g_norm != "none"),
+        m.name == "mlp" or not (m.d_fourier or m.g_norm != "none" or m.g_atoms),
         "model.name",
         m.name,
-        "model.g_norm and model.d_fourier belong to the mlp model; leave them at their defaults (none, 0) "
-        "with other models.",
+        "model.g_norm, model.g_atoms and model.d_fourier belong to the mlp model; leave them at their "
+        "defaults (none, 0, 0) with other models.",
     )
 
 
@@ -389,6 +396,12 @@ def _check_loss_and_tricks(t: Any, d: Any, lo: Any) -> None:
     _require(lo.gp_every >= 1, "loss.gp_every", lo.gp_every, "It must be a whole number of at least 1.")
     _require(lo.r1_gamma >= 0, "loss.r1_gamma", lo.r1_gamma, "It must be 0 (off) or positive, e.g. 0.1.")
     _require(lo.r1_every >= 1, "loss.r1_every", lo.r1_every, "It must be a whole number of at least 1.")
+    _require(
+        t.instance_noise_schedule in ("linear", "geometric", "mixed"),
+        "train.instance_noise_schedule",
+        t.instance_noise_schedule,
+        "Use linear, geometric or mixed.",
+    )
     _require(t.instance_noise >= 0, "train.instance_noise", t.instance_noise, "It must be 0 (off) or more.")
     _require(
         0.0 < t.instance_noise_until <= 1.0,

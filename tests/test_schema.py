@@ -39,6 +39,8 @@ def test_bad_values_are_refused_naming_the_key(tmp_path):
         ("model.d_fourier_scale=0", "model.d_fourier_scale"),
         ("train.instance_noise=-0.1", "train.instance_noise"),
         ("train.instance_noise_until=0", "train.instance_noise_until"),
+        ("train.instance_noise_schedule=cosine", "train.instance_noise_schedule"),
+        ("model.g_atoms=-2", "model.g_atoms"),
     ],
 )
 def test_new_model_and_noise_keys_refuse_bad_values(tmp_path, override, key):

@@ -37,6 +37,7 @@ class MLPGenerator(nn.Module):
         layers: int,
         image: bool,
         norm: str = "none",
+        atoms: int = 0,
     ) -> None:
         super().__init__()
         self.nz, self.shape = nz, tuple(shape)
@@ -49,13 +50,39 @@ class MLPGenerator(nn.Module):
             else:
                 blocks += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
             width = hidden
-        blocks.append(nn.Linear(width, math.prod(shape)))
+        self.atoms = AtomOutput(width, math.prod(shape), atoms) if atoms else None
+        if not atoms:
+            blocks.append(nn.Linear(width, math.prod(shape)))
         if image:
             blocks.append(nn.Tanh())  # images live in [-1, 1]; 2-D points are unbounded
         self.net = nn.Sequential(*blocks)
 
     def forward(self, z: Tensor) -> Tensor:  # z [N, nz] -> [N, *shape]
-        return self.net(z).view(z.shape[0], *self.shape)
+        x = self.net(z)
+        if self.atoms is not None:
+            x = self.atoms(x)
+        return x.view(z.shape[0], *self.shape)
+
+
+GATE_SCALE = 10.0  # AtomOutput's logits are 10 x a linear layer's: Adam sharpens the weights 10 x sooner
+
+
+class AtomOutput(nn.Module):
+    """G's output layer as a softmax-weighted average of `atoms` learned points plus a linear term:
+    out = softmax(h W) C + h V. The weights are computed from the continuous latent (there is no categorical
+    draw); sharp softmax weights let G jump between distant points where a plain linear output must pass
+    through the space between them."""
+
+    def __init__(self, in_features: int, out_features: int, atoms: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(in_features, atoms)
+        # stored at 1/10 scale: Adam moves a parameter by about lr a step whatever its size, and the points
+        # must travel across the data (units, not thousandths) within a few thousand steps
+        self.points = nn.Parameter(torch.randn(atoms, out_features) / 10)
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, h: Tensor) -> Tensor:  # h [N, in] -> [N, out]
+        return (GATE_SCALE * self.gate(h)).softmax(dim=1) @ (10 * self.points).to(h.dtype) + self.linear(h)
 
 
 class FourierFeatures(nn.Module):
@@ -106,7 +133,9 @@ class MLPDiscriminator(nn.Module):
 @MODELS.register("mlp")
 def mlp(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module]:
     image = len(shape) == 3
-    G = MLPGenerator(cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image, cfg.get("g_norm", "none"))
+    G = MLPGenerator(
+        cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image, cfg.get("g_norm", "none"), cfg.get("g_atoms", 0)
+    )
     d_shape = (shape[0] * pac, *shape[1:])  # PacGAN: pac samples side by side
     D = MLPDiscriminator(
         d_shape,

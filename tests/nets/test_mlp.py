@@ -59,3 +59,20 @@ def test_fourier_features_and_batch_norm_in_the_mlp():
     # the features' scale sets their frequencies
     _, D4 = build_models(with_model(group_cfg(ModelConfig, "mlp", d_fourier=4000, d_fourier_scale=3.0)), (2,))
     assert D4.net[1].B.std().item() == pytest.approx(3.0, rel=0.05)
+
+
+def test_atom_output_jumps_between_learned_points_and_keeps_the_shape():
+    cfg = with_model(group_cfg(ModelConfig, "mlp", nz=3, g_hidden=16, g_layers=2, g_atoms=8))
+    G, _ = build_models(cfg, (2,))
+    assert G.atoms is not None and G.atoms.points.shape == (8, 2)
+    z = torch.randn(64, 3)
+    assert G(z).shape == (64, 2)
+    with torch.no_grad():  # with the linear term at 0 and sharp gates every output is one of the points
+        G.atoms.linear.weight.zero_()
+        G.atoms.linear.bias.zero_()
+        G.atoms.gate.weight.mul_(1000)
+        out = G(z)
+    nearest = torch.cdist(out, 10 * G.atoms.points).min(dim=1).values
+    assert nearest.max() < 1e-3
+    plain, _ = build_models(with_model(group_cfg(ModelConfig, "mlp", nz=3, g_hidden=16, g_layers=2)), (2,))
+    assert plain.atoms is None
