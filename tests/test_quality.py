@@ -135,6 +135,11 @@ def test_every_row_says_what_its_numbers_are_of():
         "G's weight average (EMA); latent 16 continuous + the class (conditional); 9,000 steps of 64; fp32"
     )
     assert setting([{}], "") == "not recorded"
+    auto = {"model": {"nz": 3}, "train": {"ema": False, "steps": 10, "batch_size": 2, "precision": "auto"}}
+    assert setting([{"config": auto, "summary": {"precision": "bf16"}}], "").endswith(
+        "; bf16"
+    )  # what auto picked
+    assert setting([{"config": auto}], "").endswith("; auto")  # a run without a summary: only the request
     line = table(
         [{**result("ring8", 0, modes=8, high_quality=1, reverse_kl=0), "machine": "AMD EPYC, 2 cores"}],
         ["ring8"],

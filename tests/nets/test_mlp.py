@@ -62,17 +62,23 @@ def test_fourier_features_and_batch_norm_in_the_mlp():
 
 
 def test_atom_output_jumps_between_learned_points_and_keeps_the_shape():
+    from gan_cli.nets.mlp import AtomOutput
+
     cfg = with_model(group_cfg(ModelConfig, "mlp", nz=3, g_hidden=16, g_layers=2, g_atoms=8))
     G, _ = build_models(cfg, (2,))
-    assert G.atoms is not None and G.atoms.points.shape == (8, 2)
-    z = torch.randn(64, 3)
-    assert G(z).shape == (64, 2)
-    with torch.no_grad():  # with the linear term at 0 and sharp gates every output is one of the points
-        G.atoms.linear.weight.zero_()
-        G.atoms.linear.bias.zero_()
-        G.atoms.gate.weight.mul_(1000)
-        out = G(z)
-    nearest = torch.cdist(out, 10 * G.atoms.points).min(dim=1).values
-    assert nearest.max() < 1e-3
+    assert isinstance(G.atoms, AtomOutput) and G.atoms.points.shape == (8, 2)
+    assert G(torch.randn(64, 3)).shape == (64, 2)
     plain, _ = build_models(with_model(group_cfg(ModelConfig, "mlp", nz=3, g_hidden=16, g_layers=2)), (2,))
     assert plain.atoms is None
+    layer = AtomOutput(4, 2, 4)
+    with torch.no_grad():  # without the linear term, sharp weights put each output on one of the points
+        layer.gate.weight.copy_(10 * torch.eye(4))
+        layer.gate.bias.zero_()
+        layer.linear.weight.zero_()
+        layer.linear.bias.zero_()
+        out = layer(torch.eye(4))
+        points = 10 * layer.points
+    assert torch.allclose(out, points, atol=1e-3 * points.abs().max().item())
+    with torch.no_grad():  # halfway between two inputs: halfway between their points
+        mid = layer(torch.tensor([[0.5, 0.5, 0.0, 0.0]]))
+    assert torch.allclose(mid[0], (points[0] + points[1]) / 2, atol=1e-5)
