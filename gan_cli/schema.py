@@ -58,6 +58,11 @@ class ModelConfig:
     dropout: float = 0.0  # mlp: dropout before each D layer; dcgan: after each of D's hidden activations
     g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
     g_atoms: int = 0  # mlp: G's output is a softmax-weighted average of this many learned points (0 = linear)
+    g_atoms_spread: float = 1.0  # mlp with g_atoms: the std of the points' start (about the data's std)
+    g_atoms_balance: float = 0.0  # mlp with g_atoms: G's loss adds this x (log K - I(latent; point))
+    g_atoms_hard: float = 0.0  # mlp with g_atoms: over this last fraction of training and in sampling, each
+    # sample takes its heaviest point alone (straight-through gradient; 0 = never)
+    g_atoms_offset: float = 0.0  # mlp with g_atoms: the linear term bounded to +-this (tanh; 0 = unbounded)
     latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
     info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
     info_continuous: int = 0  # InfoGAN: Q also reads this many of z's continuous coordinates (0 = none)
@@ -341,6 +346,25 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     _require(
         m.g_atoms >= 0, "model.g_atoms", m.g_atoms, "It must be 0 (a linear output) or a count of points."
     )
+    _require(
+        m.g_atoms_offset >= 0 and (m.g_atoms or not m.g_atoms_offset),
+        "model.g_atoms_offset",
+        m.g_atoms_offset,
+        "It must be 0 (an unbounded linear term) or a positive bound, and it needs model.g_atoms.",
+    )
+    _require(
+        m.g_atoms_balance >= 0 and (m.g_atoms or not m.g_atoms_balance),
+        "model.g_atoms_balance",
+        m.g_atoms_balance,
+        "It must be 0 (off) or a positive weight, and it needs model.g_atoms.",
+    )
+    _require(
+        0 <= m.g_atoms_hard <= 1 and (m.g_atoms or not m.g_atoms_hard),
+        "model.g_atoms_hard",
+        m.g_atoms_hard,
+        "It is the last fraction of training with hard points, from 0 (never) to 1; it needs model.g_atoms.",
+    )
+    _require(m.g_atoms_spread > 0, "model.g_atoms_spread", m.g_atoms_spread, "It must be positive.")
     _require(m.latent_classes >= 0, "model.latent_classes", m.latent_classes, "It must be 0 (off) or more.")
     _require(
         not m.latent_classes or m.nz >= 2,

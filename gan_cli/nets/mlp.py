@@ -38,6 +38,9 @@ class MLPGenerator(nn.Module):
         image: bool,
         norm: str = "none",
         atoms: int = 0,
+        offset: float = 0.0,
+        spread: float = 1.0,
+        hard: bool = False,
     ) -> None:
         super().__init__()
         self.nz, self.shape = nz, tuple(shape)
@@ -50,7 +53,7 @@ class MLPGenerator(nn.Module):
             else:
                 blocks += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
             width = hidden
-        self.atoms = AtomOutput(width, math.prod(shape), atoms) if atoms else None
+        self.atoms = AtomOutput(width, math.prod(shape), atoms, offset, spread, hard) if atoms else None
         if not atoms:
             blocks.append(nn.Linear(width, math.prod(shape)))
         if image:
@@ -64,25 +67,53 @@ class MLPGenerator(nn.Module):
         return x.view(z.shape[0], *self.shape)
 
 
+# AtomOutput's points are stored at 1/10 scale: Adam moves a parameter by about lr a step whatever its size,
+# and the points must travel across the data (units, not thousandths) within a few thousand steps
+POINT_SCALE = 10.0
 GATE_SCALE = 10.0  # AtomOutput's logits are 10 x a linear layer's: Adam sharpens the weights 10 x sooner
 
 
 class AtomOutput(nn.Module):
     """G's output layer as a softmax-weighted average of `atoms` learned points plus a linear term:
-    out = softmax(h W) C + h V. The weights are computed from the continuous latent (there is no categorical
-    draw); sharp softmax weights let G jump between distant points where a plain linear output must pass
-    through the space between them."""
+    out = softmax(h W) C + h V, or with `offset` > 0 softmax(h W) C + offset tanh(h V). The weights are
+    computed from the continuous latent (there is no categorical draw); sharp softmax weights let G jump
+    between distant points where a plain linear output must pass through the space between them. A bounded
+    linear term can spread samples around a point but not carry them from one point to another: the points
+    must then do that job. With `hard` each sample takes its heaviest point alone (model.g_atoms_hard)."""
 
-    def __init__(self, in_features: int, out_features: int, atoms: int) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        atoms: int,
+        offset: float = 0.0,
+        spread: float = 1.0,
+        hard: bool = False,
+    ) -> None:
         super().__init__()
+        self.offset, self.hard = offset, hard
+        # in training: KL(the batch's mean weights || uniform) + the mean entropy of each sample's weights,
+        # that is log(atoms) minus the mutual information between the latent and the point it picks
+        self.imbalance: Tensor | None = None
         self.gate = nn.Linear(in_features, atoms)
-        # stored at 1/10 scale: Adam moves a parameter by about lr a step whatever its size, and the points
-        # must travel across the data (units, not thousandths) within a few thousand steps
-        self.points = nn.Parameter(torch.randn(atoms, out_features) / 10)
+        self.points = nn.Parameter(torch.randn(atoms, out_features) * spread / POINT_SCALE)
         self.linear = nn.Linear(in_features, out_features)
 
     def forward(self, h: Tensor) -> Tensor:  # h [N, in] -> [N, out]
-        return (GATE_SCALE * self.gate(h)).softmax(dim=1) @ (10 * self.points).to(h.dtype) + self.linear(h)
+        linear = self.linear(h)
+        if self.offset:
+            linear = self.offset * torch.tanh(linear)
+        weights = (GATE_SCALE * self.gate(h)).softmax(dim=1)
+        if self.training:  # log K - I(latent; point) over the batch (model.g_atoms_balance)
+            w = weights.float()
+            usage = w.mean(dim=0)
+            uneven = (usage * (usage * len(usage)).clamp_min(1e-12).log()).sum()  # KL(use || uniform)
+            blurred = -(w * w.clamp_min(1e-12).log()).sum(dim=1).mean()  # each sample's entropy
+            self.imbalance = uneven + blurred
+        if self.hard:  # the heaviest point alone, with the softmax's gradient (straight through)
+            one_hot = nn.functional.one_hot(weights.argmax(dim=1), weights.shape[1]).to(weights.dtype)
+            weights = one_hot + weights - weights.detach()
+        return weights @ (POINT_SCALE * self.points).to(h.dtype) + linear
 
 
 class FourierFeatures(nn.Module):
@@ -134,7 +165,16 @@ class MLPDiscriminator(nn.Module):
 def mlp(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Module]:
     image = len(shape) == 3
     G = MLPGenerator(
-        cfg.nz, shape, cfg.g_hidden, cfg.g_layers, image, cfg.get("g_norm", "none"), cfg.get("g_atoms", 0)
+        cfg.nz,
+        shape,
+        cfg.g_hidden,
+        cfg.g_layers,
+        image,
+        cfg.get("g_norm", "none"),
+        cfg.get("g_atoms", 0),
+        cfg.get("g_atoms_offset", 0.0),
+        cfg.get("g_atoms_spread", 1.0),
+        cfg.get("g_atoms_hard", 0.0) > 0,  # training sets it by the step (tricks/atoms.py)
     )
     d_shape = (shape[0] * pac, *shape[1:])  # PacGAN: pac samples side by side
     D = MLPDiscriminator(

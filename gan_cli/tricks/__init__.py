@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gan_cli.tricks import (  # noqa: F401  (each registers its builders)
+    atoms,
     conditional,
     diffaug,
     drift,
@@ -36,6 +37,7 @@ HOOK_ORDER = (
     "r1",
     "gradient_penalty",
     "drift",
+    "atoms",
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -82,3 +84,63 @@ def test_atom_output_jumps_between_learned_points_and_keeps_the_shape():
     with torch.no_grad():  # halfway between two inputs: halfway between their points
         mid = layer(torch.tensor([[0.5, 0.5, 0.0, 0.0]]))
     assert torch.allclose(mid[0], (points[0] + points[1]) / 2, atol=1e-5)
+
+
+def test_atom_offset_bounds_the_linear_term():
+    from gan_cli.nets.mlp import AtomOutput
+
+    layer = AtomOutput(4, 2, 4, offset=0.5)
+    with torch.no_grad():  # one sharp point per input, and a linear term that would move it by 100
+        layer.gate.weight.copy_(10 * torch.eye(4))
+        layer.gate.bias.zero_()
+        layer.linear.weight.fill_(100.0)
+        out = layer(torch.eye(4))
+        points = 10 * layer.points
+    shift = (out - points).abs()
+    assert shift.max().item() <= 0.5 + 1e-4 and shift.min().item() > 0.49  # tanh saturates at the bound
+    cfg = with_model(
+        group_cfg(ModelConfig, "mlp", nz=3, g_hidden=16, g_layers=2, g_atoms=8, g_atoms_offset=0.3)
+    )
+    G, _ = build_models(cfg, (2,))
+    assert G.atoms.offset == 0.3
+
+
+def test_atom_imbalance_is_log_k_minus_the_information_the_latent_gives_about_the_point():
+    from gan_cli.nets.mlp import AtomOutput
+
+    layer = AtomOutput(4, 2, 4)
+    with torch.no_grad():
+        layer.gate.weight.copy_(10 * torch.eye(4))
+        layer.gate.bias.zero_()
+    layer(torch.eye(4).repeat(2, 1))  # each sample on its own point, every point used evenly: I = log 4
+    assert layer.imbalance.item() == pytest.approx(0.0, abs=1e-3)
+    with torch.no_grad():
+        layer.gate.weight.zero_()
+    layer(torch.randn(8, 4))  # even use, but every sample's weights equal: I = 0
+    assert layer.imbalance.item() == pytest.approx(math.log(4), rel=1e-4)
+    with torch.no_grad():
+        layer.gate.bias.copy_(torch.tensor([20.0, 0.0, 0.0, 0.0]))
+    layer(torch.randn(8, 4))  # sharp, but every sample on point 0: I = 0
+    assert layer.imbalance.item() == pytest.approx(math.log(4), rel=1e-3)
+    layer.eval()
+    layer.imbalance = None
+    layer(torch.randn(8, 4))  # sampling leaves it alone
+    assert layer.imbalance is None
+
+
+def test_hard_atoms_put_every_sample_on_one_point_and_still_train_the_gate():
+    from gan_cli.nets.mlp import AtomOutput
+
+    layer = AtomOutput(4, 2, 4, hard=True)
+    h = torch.randn(64, 4)
+    out = layer(h)
+    points = 10 * layer.points
+    nearest = torch.cdist(out - layer.linear(h), points).min(dim=1).values
+    assert nearest.max().item() < 1e-3  # no sample between points, however soft the weights
+    layer.hard = False
+    with torch.no_grad():
+        soft = torch.cdist(layer(h) - layer.linear(h), points).min(dim=1).values
+    assert soft.max().item() > 0.1  # (at the start the soft weights mix points)
+    layer.hard = True
+    out.sum().backward()
+    assert layer.gate.weight.grad.abs().sum() > 0  # the softmax's gradient reaches the gate
