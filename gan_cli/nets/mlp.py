@@ -92,8 +92,10 @@ class AtomOutput(nn.Module):
     ) -> None:
         super().__init__()
         self.offset, self.hard = offset, hard
-        # in training: KL(the batch's mean weights || uniform) + the mean entropy of each sample's weights,
-        # that is log(atoms) minus the mutual information between the latent and the point it picks
+        # with `measure` set (model.g_atoms_balance, tricks/atoms.py), each training pass sets `imbalance`:
+        # KL(the batch's mean weights || uniform) + the mean entropy of each sample's weights, that is
+        # log(atoms) minus the mutual information between the latent and the point it picks
+        self.measure = False
         self.imbalance: Tensor | None = None
         self.gate = nn.Linear(in_features, atoms)
         self.points = nn.Parameter(torch.randn(atoms, out_features) * spread / POINT_SCALE)
@@ -104,7 +106,7 @@ class AtomOutput(nn.Module):
         if self.offset:
             linear = self.offset * torch.tanh(linear)
         weights = (GATE_SCALE * self.gate(h)).softmax(dim=1)
-        if self.training:  # log K - I(latent; point) over the batch (model.g_atoms_balance)
+        if self.training and self.measure:  # log K - I(latent; point) over the batch
             w = weights.float()
             usage = w.mean(dim=0)
             uneven = (usage * (usage * len(usage)).clamp_min(1e-12).log()).sum()  # KL(use || uniform)

@@ -10,7 +10,8 @@ alone is met by blurred weights that put every sample between points; the second
 model.g_atoms_hard > 0: over that last fraction of training each sample takes its heaviest point alone
 (straight-through: the softmax's gradient), as G then samples. Hard from the start fails (measured: D wins
 at once, no mode is found); after the soft phase the points sit on the data and the switch only removes
-the samples left between points.
+the samples left between points. The balance term stays on in the hard phase: without it, or with its
+entropy part alone, G came apart within a few thousand steps (measured, docs/results.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Atoms(Trick):
 
     def prepare(self, G: nn.Module, D: nn.Module, data: Any) -> None:
         self.layer = next(m for m in G.modules() if isinstance(m, AtomOutput))
+        self.layer.measure = self.balance > 0  # the layer computes the term only when it is asked for
 
     def hard(self, step: int) -> bool:
         return self.hard_from is not None and step >= self.hard_from

@@ -109,6 +109,9 @@ def test_atom_imbalance_is_log_k_minus_the_information_the_latent_gives_about_th
     from gan_cli.nets.mlp import AtomOutput
 
     layer = AtomOutput(4, 2, 4)
+    layer(torch.randn(8, 4))  # not asked for (no model.g_atoms_balance): not computed
+    assert layer.imbalance is None
+    layer.measure = True
     with torch.no_grad():
         layer.gate.weight.copy_(10 * torch.eye(4))
         layer.gate.bias.zero_()

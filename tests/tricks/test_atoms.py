@@ -33,10 +33,9 @@ def test_atom_balance_term_is_its_weight_times_the_layers_imbalance():
 
     cfg = make_cfg([*RING, *ATOMS])
     G, _ = build_models(cfg, (2,))
-    G(torch.randn(32, cfg.model.nz))
-
     trick = Atoms(0.5, None)
-    trick.prepare(G, None, None)  # finds G's output layer
+    trick.prepare(G, None, None)  # finds G's output layer and asks it for the term
+    G(torch.randn(32, cfg.model.nz))
     term = trick.g_terms(Batch(1, 0, torch.zeros(1, 2), None, torch.zeros(1, 3)), None)["loss/atom_balance"]
     assert term.value.item() == pytest.approx(G.atoms.imbalance.item())
     assert term.loss.item() == pytest.approx(0.5 * G.atoms.imbalance.item())
