@@ -94,6 +94,31 @@ ROWS["grid25 G only hard points"] = (
     "spread like the data (std 3), samples within 0.25 of their point, a term keeping every point in use and "
     "each sample on one, and each sample on its heaviest point alone over the last quarter, 12,000 steps",
 )
+# the hard-points recipe's soft phase, and over the last quarter each sample moved to the nearest of 512
+# points set from G's own outputs when that quarter starts, which D then trains alone (model.g_snap;
+# docs/results.md, 2026-12-04)
+ROWS["grid25 G only snapped points"] = (
+    [
+        "experiment=grid25",
+        "model.latent_classes=0",
+        "train.rejection_steps=0",
+        "model.g_atoms=1024",
+        "model.g_atoms_spread=3.0",
+        "model.g_atoms_offset=0.25",
+        "model.g_atoms_balance=3.0",
+        "model.g_snap=512",
+        "model.g_snap_last=0.25",
+        "train.instance_noise=1.0",
+        "train.instance_noise_schedule=mixed",
+        "train.instance_noise_until=1.0",
+        "train.steps=12000",
+        "train.eval_every=4000",
+    ],
+    "points",
+    "G's own samples, continuous latent of 3: as `grid25 G only hard points` without the hard phase; over "
+    "the last quarter each sample is moved to the nearest of 512 points set from G's own outputs when that "
+    "quarter starts, which D then trains alone, 12,000 steps",
+)
 EVAL_ARGS = {"mnist real": ["split=test"]}  # gan-eval arguments beyond run= and device=
 for _loss in LOSSES:
     if _loss != "nonsaturating":
@@ -112,6 +137,7 @@ GOALS = {
 }
 GOALS["digits train.precision=bf16"] = GOALS["digits"]
 GOALS["grid25 G only"] = GOALS["grid25 G only hard points"] = GOALS["grid25"]
+GOALS["grid25 G only snapped points"] = GOALS["grid25"]
 GOALS["mnist real"] = {
     "classes_present": (">=", 10),
     "is_ratio": (">=", 0.9),

@@ -158,7 +158,9 @@ def build_run(
     run.G_train, run.D_train, run.D_frozen = G, D, D
     if d.active:  # same start on every rank; batch-norm statistics stay per rank (rank 0's are saved)
         kw = ddp_kwargs(device)
-        run.G_train, run.D_train = DDP(G, **kw), DDP(D, **kw)
+        # G's snap points (model.g_snap) are unused until they are set, and then G's other weights are
+        run.G_train = DDP(G, **kw, find_unused_parameters=bool(cfg.model.get("g_snap", 0)))
+        run.D_train = DDP(D, **kw)
     if d.active:
         # each rank its own noise (latents, penalty interpolation), from the seed, the rank and the step;
         # so a resumed data-parallel run is exact in weights and data order, not in the noise drawn

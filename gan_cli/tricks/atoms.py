@@ -21,7 +21,7 @@ from typing import Any
 
 from torch import nn
 
-from gan_cli.nets.mlp import AtomOutput
+from gan_cli.nets.mlp import AtomOutput, SnapOutput
 from gan_cli.tricks.base import TRICKS, Batch, Term, Trick
 
 
@@ -31,10 +31,12 @@ class Atoms(Trick):
     def __init__(self, balance: float, hard_from: int | None) -> None:
         self.balance, self.hard_from = balance, hard_from  # hard_from: the first hard step, or None
         self.layer: AtomOutput | None = None
+        self.snap: SnapOutput | None = None
 
     def prepare(self, G: nn.Module, D: nn.Module, data: Any) -> None:
         self.layer = next(m for m in G.modules() if isinstance(m, AtomOutput))
         self.layer.measure = self.balance > 0  # the layer computes the term only when it is asked for
+        self.snap = next((m for m in G.modules() if isinstance(m, SnapOutput)), None)
 
     def hard(self, step: int) -> bool:
         return self.hard_from is not None and step >= self.hard_from
@@ -47,6 +49,8 @@ class Atoms(Trick):
             return {}
         value = self.layer.imbalance  # from the forward pass that made b.fake, whose graph G's loss reads
         loss = self.balance * value
+        if self.snap is not None and self.snap.on:  # D no longer trains G's points: the term alone would
+            return {"loss/atom_balance": Term(None, value.detach())}  # move them, so it is only logged
         return {"loss/atom_balance": Term(loss, value.detach())}  # in the hard phase too (see above)
 
     def graph_key(self, step: int, d_updates: range, cfg: Any) -> Hashable:

@@ -147,3 +147,20 @@ def test_hard_atoms_put_every_sample_on_one_point_and_still_train_the_gate():
     layer.hard = True
     out.sum().backward()
     assert layer.gate.weight.grad.abs().sum() > 0  # the softmax's gradient reaches the gate
+
+
+def test_atom_points_start_as_a_gaussian_or_a_cube_of_the_given_std():
+    from gan_cli.nets.mlp import POINT_SCALE, AtomOutput
+
+    torch.manual_seed(0)
+    normal = POINT_SCALE * AtomOutput(4, 2, 20000, spread=3.0).points.detach()
+    cube = POINT_SCALE * AtomOutput(4, 2, 20000, spread=3.0, start="uniform").points.detach()
+    for points in (normal, cube):
+        assert torch.allclose(points.std(dim=0), torch.tensor([3.0, 3.0]), rtol=0.03)
+    edge = 3.0 * 3**0.5
+    assert cube.abs().max() <= edge and normal.abs().max() > edge  # the cube has no tails
+    # the cube puts as many points in its outer fifth as in its middle fifth; the Gaussian far fewer
+    outer, middle = ((cube[:, 0] > 0.6 * edge).float().mean(), (cube[:, 0].abs() < 0.2 * edge).float().mean())
+    assert abs(outer / middle - 1) < 0.1
+    outer, middle = ((normal[:, 0] > 0.6 * edge).float().mean(), (normal[:, 0].abs() < 0.2 * edge).float().mean())
+    assert outer / middle < 0.6
