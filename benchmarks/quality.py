@@ -35,6 +35,11 @@ LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan-gp", "raga
 ROWS: dict[str, tuple[list[str], str, str]] = {
     "ring8": (["experiment=ring8"], "points", "the preset"),
     "grid25": (["experiment=grid25"], "points", "the preset"),
+    "grid25_drs": (
+        ["experiment=grid25_drs"],
+        "points",
+        "the preset with a categorical latent and rejection sampling",
+    ),
     "digits": ([], "image", "the default job (`make train`)"),
     "digits train.precision=bf16": (["train.precision=bf16"], "image", "the default job in bf16"),
     "digits unconditional": (
@@ -51,11 +56,11 @@ ROWS["mnist real"] = (
     "image",
     "the MNIST preset in bf16 on 4,000 real MNIST digits, judged on 1,000 held-out ones",
 )
-# grid25 like for like with PacGAN (issue 22): G's own samples from a continuous latent (no categorical
-# part, no rejection sampler); the best such recipe measured (docs/results.md, "The 2-D mixtures")
+# earlier attempts at grid25 like for like with PacGAN (issue 22), before the preset became one: G's own
+# samples from a continuous latent (no categorical part, no rejection sampler; docs/results.md)
 ROWS["grid25 G only"] = (
     [
-        "experiment=grid25",
+        "experiment=grid25_drs",
         "model.latent_classes=0",
         "train.rejection_steps=0",
         "model.g_atoms=64",
@@ -66,7 +71,7 @@ ROWS["grid25 G only"] = (
         "train.eval_every=4000",
     ],
     "points",
-    "G's own samples, continuous latent of 3: the preset without its 25-way latent and rejection sampler, "
+    "G's own samples, continuous latent of 3: `grid25_drs` without its 25-way latent and rejection sampler, "
     "with G's output a softmax-weighted average of 64 learned points and instance noise of a log-uniform "
     "std per sample (0.01-1) throughout, 24,000 steps",
 )
@@ -75,7 +80,7 @@ ROWS["grid25 G only"] = (
 # sampling) with each sample on its heaviest point alone (docs/results.md, 2026-12-04)
 ROWS["grid25 G only hard points"] = (
     [
-        "experiment=grid25",
+        "experiment=grid25_drs",
         "model.latent_classes=0",
         "train.rejection_steps=0",
         "model.g_atoms=1024",
@@ -93,31 +98,6 @@ ROWS["grid25 G only hard points"] = (
     "G's own samples, continuous latent of 3: as `grid25 G only`, with 1,024 learned points that start "
     "spread like the data (std 3), samples within 0.25 of their point, a term keeping every point in use and "
     "each sample on one, and each sample on its heaviest point alone over the last quarter, 12,000 steps",
-)
-# the hard-points recipe's soft phase, and over the last quarter each sample moved to the nearest of 512
-# points set from G's own outputs when that quarter starts, which D then trains alone (model.g_snap;
-# docs/results.md, 2026-12-04)
-ROWS["grid25 G only snapped points"] = (
-    [
-        "experiment=grid25",
-        "model.latent_classes=0",
-        "train.rejection_steps=0",
-        "model.g_atoms=1024",
-        "model.g_atoms_spread=3.0",
-        "model.g_atoms_offset=0.25",
-        "model.g_atoms_balance=3.0",
-        "model.g_snap=512",
-        "model.g_snap_last=0.25",
-        "train.instance_noise=1.0",
-        "train.instance_noise_schedule=mixed",
-        "train.instance_noise_until=1.0",
-        "train.steps=12000",
-        "train.eval_every=4000",
-    ],
-    "points",
-    "G's own samples, continuous latent of 3: as `grid25 G only hard points` without the hard phase; over "
-    "the last quarter each sample is moved to the nearest of 512 points set from G's own outputs when that "
-    "quarter starts, which D then trains alone, 12,000 steps",
 )
 EVAL_ARGS = {"mnist real": ["split=test"]}  # gan-eval arguments beyond run= and device=
 for _loss in LOSSES:
@@ -137,7 +117,7 @@ GOALS = {
 }
 GOALS["digits train.precision=bf16"] = GOALS["digits"]
 GOALS["grid25 G only"] = GOALS["grid25 G only hard points"] = GOALS["grid25"]
-GOALS["grid25 G only snapped points"] = GOALS["grid25"]
+GOALS["grid25_drs"] = GOALS["grid25"]
 GOALS["mnist real"] = {
     "classes_present": (">=", 10),
     "is_ratio": (">=", 0.9),

@@ -7,7 +7,7 @@ gan-cli fits a fresh single-sample discriminator of the same architecture to the
 logistic loss whatever the training loss was and a learning rate falling linearly to 0
 (`train.rejection_steps`), and keeps it in the checkpoint next to M. M is the 99.9% quantile of the logits
 of 100,000 candidates, not their maximum as in the paper: the maximum of an estimated ratio is dominated by
-its estimation error (on grid25 it kept 0.3-0.8% of the candidates and gave a worse reverse KL); the few
+its estimation error (on grid25_drs it kept 0.3-0.8% of the candidates and gave a worse reverse KL); the few
 candidates above M are kept with probability 1. gan-sample and gan-eval use it on 2-D runs that have one.
 """
 
@@ -45,7 +45,7 @@ def fit_ratio(
         torch.manual_seed(seed)
         D = ratio_model(cfg, data.shape).to(device).train()
         opt = torch.optim.Adam(D.parameters(), lr=RATIO_LR, betas=(0.5, 0.999))
-        # a falling learning rate lets the fit settle: on grid25 the kept samples' reverse KL went from
+        # a falling learning rate lets the fit settle: on grid25_drs the kept samples' reverse KL went from
         # about 0.05 (constant rate) to about 0.015 (measured on two runs)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - i / steps)
         gen = torch.Generator().manual_seed(seed)

@@ -50,8 +50,23 @@ def test_the_digits_recipe_s_d_rate_follows_optimizer_lr():
 
 
 def test_grid25_preset_builds_its_recipe():
+    """Like for like with PacGAN: a continuous latent that does not count the modes, G's own samples."""
+    from gan_cli.nets.mlp import AtomOutput, SnapOutput
+
     cfg = make_cfg(["experiment=grid25"])
     G, D = build_models(cfg, (2,))
     assert isinstance(D, Packed) and D.pac == 2 and D.D.net[1].B.shape == (4, 128)
+    assert not cfg.model.latent_classes and not getattr(G, "classes", 0) and cfg.model.nz == 3
+    assert cfg.train.rejection_steps == 0  # gan-sample draws G's own samples, rejection=auto or not
+    assert any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
+    assert isinstance(G.atoms, AtomOutput) and isinstance(G.snap, SnapOutput)
+    assert len(G.atoms.points) != 25 and len(G.snap.points) != 25  # no count that matches the modes
+    assert cfg.train.instance_noise_schedule == "mixed" and not cfg.train.ema
+
+
+def test_grid25_drs_preset_builds_the_earlier_recipe():
+    cfg = make_cfg(["experiment=grid25_drs"])
+    G, D = build_models(cfg, (2,))
+    assert isinstance(D, Packed) and D.pac == 2 and D.D.net[1].B.shape == (4, 128)
     assert G.classes == 25 and any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
-    assert cfg.train.instance_noise > 0 and not cfg.train.ema
+    assert cfg.train.instance_noise > 0 and not cfg.train.ema and cfg.train.rejection_steps > 0

@@ -31,7 +31,7 @@ def test_table_rows_and_failures():
     digits = next(line for line in text.splitlines() if line.startswith("| `digits`"))
     assert "0.600 ± 0.000 ✗" in digits and "0.900 ± 0.000 ✓" in digits
     assert "`grid25` seed 0 failed: UserError: something broke" in text
-    assert list(ROWS)[:3] == ["ring8", "grid25", "digits"]
+    assert list(ROWS)[:4] == ["ring8", "grid25", "grid25_drs", "digits"]
 
 
 def test_a_run_with_a_rejection_sampler_gets_two_lines_judged_on_the_kept_samples():

@@ -55,7 +55,9 @@ class MLPGenerator(nn.Module):
             else:
                 blocks += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
             width = hidden
-        self.atoms = AtomOutput(width, math.prod(shape), atoms, offset, spread, hard, start) if atoms else None
+        self.atoms = (
+            AtomOutput(width, math.prod(shape), atoms, offset, spread, hard, start) if atoms else None
+        )
         if not atoms:
             blocks.append(nn.Linear(width, math.prod(shape)))
         if image:

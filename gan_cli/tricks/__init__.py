@@ -20,8 +20,8 @@ from gan_cli.tricks import (  # noqa: F401  (each registers its builders)
     latent_classes,
     mode_seeking,
     packing,
-    snap,
     penalty,
+    snap,
     topk,
 )
 from gan_cli.tricks.base import TRICKS, Batch, Term, Trick

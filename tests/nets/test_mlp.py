@@ -162,5 +162,8 @@ def test_atom_points_start_as_a_gaussian_or_a_cube_of_the_given_std():
     # the cube puts as many points in its outer fifth as in its middle fifth; the Gaussian far fewer
     outer, middle = ((cube[:, 0] > 0.6 * edge).float().mean(), (cube[:, 0].abs() < 0.2 * edge).float().mean())
     assert abs(outer / middle - 1) < 0.1
-    outer, middle = ((normal[:, 0] > 0.6 * edge).float().mean(), (normal[:, 0].abs() < 0.2 * edge).float().mean())
+    outer, middle = (
+        (normal[:, 0] > 0.6 * edge).float().mean(),
+        (normal[:, 0].abs() < 0.2 * edge).float().mean(),
+    )
     assert outer / middle < 0.6

@@ -90,3 +90,24 @@ def test_a_run_that_snaps_resumes_exactly_and_its_samples_are_its_points(tmp_pat
     samples = torch.from_numpy(np.load(tmp_path / "x.npy")).float().reshape(40, 2)
     points = SNAP_SCALE * state["G_ema"]["snap.points"].float()
     assert torch.cdist(samples, points).min(dim=1).values.max() < 1e-4
+
+
+@pytest.mark.slow
+def test_the_grid25_preset_trains_and_samples_gs_own_points(tmp_path):
+    """experiment=grid25 end to end, shortened: the snap phase starts, and gan-sample draws G's own samples
+    (no rejection sampler is fitted, so rejection=auto and rejection=false give the same)."""
+    import numpy as np
+
+    from gan_cli.sample import main as gan_sample
+
+    short = ["train.steps=8", "train.batch_size=32", "train.eval_every=0", "train.sample_every=0"]
+    run = tmp_path / "run"
+    train(make_cfg(["experiment=grid25", *short, "train.device=cpu"]), run)
+    state = checkpoint.load(run / "checkpoints" / "last.pt")
+    assert state["G"]["snap.ready"]  # steps 7 and 8 snapped
+    for how in ("auto", "false"):
+        gan_sample([f"run={run}", "num=64", f"out={tmp_path / f'{how}.npy'}", f"rejection={how}"])
+    auto, plain = (np.load(tmp_path / f"{how}.npy") for how in ("auto", "false"))
+    assert np.array_equal(auto, plain)
+    points = SNAP_SCALE * state["G"]["snap.points"].float()
+    assert torch.cdist(torch.from_numpy(auto).float().reshape(64, 2), points).min(dim=1).values.max() < 1e-4
