@@ -401,6 +401,8 @@ def main(argv: list[str] | None = None) -> None:
     json_path = ROOT / "benchmarks" / "quality.json"
     asked = set() if args.table_only else set(rows)
     results += published(json_path, asked=asked, have={(r["row"], r["seed"]) for r in results})
+    order = {row: i for i, row in enumerate(ROWS)}
+    results.sort(key=lambda r: (order[r["row"]], r["seed"]))  # a stable file: `--only` diffs stay its rows
     rows = [row for row in ROWS if any(r["row"] == row for r in results)]
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     header = (
