@@ -56,49 +56,6 @@ ROWS["mnist real"] = (
     "image",
     "the MNIST preset in bf16 on 4,000 real MNIST digits, judged on 1,000 held-out ones",
 )
-# earlier attempts at grid25 like for like with PacGAN (issue 22), before the preset became one: G's own
-# samples from a continuous latent (no categorical part, no rejection sampler; docs/results.md)
-ROWS["grid25 G only"] = (
-    [
-        "experiment=grid25_drs",
-        "model.latent_classes=0",
-        "train.rejection_steps=0",
-        "model.g_atoms=64",
-        "train.instance_noise=1.0",
-        "train.instance_noise_schedule=mixed",
-        "train.instance_noise_until=1.0",
-        "train.steps=24000",
-        "train.eval_every=4000",
-    ],
-    "points",
-    "G's own samples, continuous latent of 3: `grid25_drs` without its 25-way latent and rejection sampler, "
-    "with G's output a softmax-weighted average of 64 learned points and instance noise of a log-uniform "
-    "std per sample (0.01-1) throughout, 24,000 steps",
-)
-# the same with 1,024 learned points that start spread like the data, each sample held within 0.25 of its
-# point, a term that keeps every point in use and each sample on one, and the last quarter of training (and
-# sampling) with each sample on its heaviest point alone (docs/results.md, 2026-12-04)
-ROWS["grid25 G only hard points"] = (
-    [
-        "experiment=grid25_drs",
-        "model.latent_classes=0",
-        "train.rejection_steps=0",
-        "model.g_atoms=1024",
-        "model.g_atoms_spread=3.0",
-        "model.g_atoms_offset=0.25",
-        "model.g_atoms_balance=3.0",
-        "model.g_atoms_hard=0.25",
-        "train.instance_noise=1.0",
-        "train.instance_noise_schedule=mixed",
-        "train.instance_noise_until=1.0",
-        "train.steps=12000",
-        "train.eval_every=4000",
-    ],
-    "points",
-    "G's own samples, continuous latent of 3: as `grid25 G only`, with 1,024 learned points that start "
-    "spread like the data (std 3), samples within 0.25 of their point, a term keeping every point in use and "
-    "each sample on one, and each sample on its heaviest point alone over the last quarter, 12,000 steps",
-)
 EVAL_ARGS = {"mnist real": ["split=test"]}  # gan-eval arguments beyond run= and device=
 for _loss in LOSSES:
     if _loss != "nonsaturating":
@@ -116,7 +73,6 @@ GOALS = {
     },
 }
 GOALS["digits train.precision=bf16"] = GOALS["digits"]
-GOALS["grid25 G only"] = GOALS["grid25 G only hard points"] = GOALS["grid25"]
 GOALS["grid25_drs"] = GOALS["grid25"]
 GOALS["mnist real"] = {
     "classes_present": (">=", 10),
@@ -124,7 +80,7 @@ GOALS["mnist real"] = {
     "precision": (">=", 0.8),
     "recall": (">=", 0.8),
 }
-POINT_KEYS = ("modes", "high_quality", "reverse_kl")
+POINT_KEYS = ("modes", "high_quality", "reverse_kl", "distinct")
 IMAGE_KEYS = ("classes_present", "is_ratio", "precision", "recall", "fd_classifier")
 
 
@@ -279,6 +235,9 @@ def table_line(row: str, results: list[dict], keys: tuple[str, ...], view: str =
     cells = []
     for key in keys:
         vals = [m[key] for m in metrics if m.get(key) is not None]
+        if key == "distinct" and not vals:  # runs evaluated before gan-eval reported it
+            cells.append("not measured")
+            continue
         # e.g. no high-quality point at all: that seed has no reverse KL
         missing = f" ({len(vals)} of {len(rs)} seeds have one)" if len(vals) < len(rs) else ""
         cells.append(mean_std(vals) + ("" if view == "plain" else meets(row, key, vals)) + missing)
@@ -326,9 +285,9 @@ def table(results: list[dict], rows: list[str]) -> str:
     point_rows = [r for r in rows if ROWS[r][1] == "points"]
     if point_rows:
         lines += [
-            "| run | setting | modes | high quality | reverse KL | seeds | minutes per run | runs at once x "
-            "threads | machine |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| run | setting | modes | high quality | reverse KL | distinct | seeds | minutes per run | "
+            "runs at once x threads | machine |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [line for row in point_rows for line in point_lines(row, results)]
     image_rows = [r for r in rows if ROWS[r][1] == "image"]
@@ -416,7 +375,10 @@ def main(argv: list[str] | None = None) -> None:
         "the goal) and G's own samples.\n\n"
         "- 2-D mixtures: the PacGAN protocol (Lin et al. 2018, Table 1): 2500 samples; high quality = "
         "within 3 std of the nearest mode; reverse KL of the mode histogram of the high-quality points "
-        "against uniform. Goals: ring 8 modes, >= 97% high quality, reverse KL <= 0.02; grid >= 24.9 "
+        "against uniform; distinct = the share of samples equal to no other sample (about 1 for a generator "
+        "that is a continuous map of a continuous latent; a generator that emits a fixed set of points "
+        "shows itself here, which the other three figures cannot tell from a distribution). "
+        "Goals: ring 8 modes, >= 97% high quality, reverse KL <= 0.02; grid >= 24.9 "
         "modes, >= 95%, <= 0.03. For reference, PacGAN's best rows: ring 7.9 / 95.6% / 0.07, grid 24.8 / "
         "93.6% / 0.04; true samples score about 98.9% high quality.\n"
         "- Digits: a small CNN trained on half of the bundled digits (cached; its accuracy on the other "

@@ -52,6 +52,10 @@ def evaluate(
             f"high quality = within 3 std ({3 * data.std:g}) of the nearest of {len(data.centers)} modes; "
             "reverse_kl = KL(mode histogram of the high-quality points || uniform)"
         )
+        how["distinct"] = (
+            "the share of those samples equal to no other sample: about 1 for a generator that is a "
+            "continuous map of a continuous latent, low for one that emits a fixed set of points"
+        )
         if ratio is not None:  # the run's rejection sampler (train.rejection_steps), as gan-sample uses it
             kept, acceptance = rejection_sample(G_sample, ratio, cfg.model.nz, num, seed, device)
             results["rejection"] = {**mixture_metrics(kept, data.centers, data.std), "acceptance": acceptance}
@@ -86,7 +90,14 @@ def evaluate(
         D.train(was_training)
         how["jsd_estimate"] = (
             "(V(D, G) + log 4) / 2 with V = mean log D(x) + mean log(1 - D(G(z))) on fresh batches of up to "
-            "1024 real and generated samples (G and D in eval mode); equals JSD(p_data || p_g) at D = D*"
+            "1024 real and generated samples (G and D in eval mode); "
+            + (
+                "equals JSD(p_data || p_g) at D = D*"
+                if pac == 1
+                else f"D is packed (model.pac={pac}): it judges {pac}-tuples of samples, so this estimates "
+                f"the JSD between the distributions of {pac} independent samples, JSD(p_data^{pac} || "
+                f"p_g^{pac}), at D = D*, not JSD(p_data || p_g)"
+            )
         )
     return results
 

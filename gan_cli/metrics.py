@@ -19,8 +19,14 @@ def mixture_metrics(points: Tensor, centers: Tensor, std: float) -> dict[str, fl
 
     A point is high quality when it lies within 3 std of its nearest mode; a mode is captured when it is
     the nearest mode of at least one high-quality point; reverse KL is KL(mode histogram of the
-    high-quality points || uniform over the M modes) (None when no point is high quality).
+    high-quality points || uniform over the M modes) (None when no point is high quality). `distinct` is the
+    share of points equal to no other point: near 1 for a continuous G, low for one that emits a fixed set
+    of points, which the three PacGAN figures cannot tell from a distribution.
     """
+    _, inverse, counts_per_value = torch.unique(
+        points.detach(), dim=0, return_inverse=True, return_counts=True
+    )
+    distinct = float((counts_per_value[inverse] == 1).double().mean()) if len(points) else 0.0
     points, centers = points.detach().double().cpu(), centers.double().cpu()
     dist, nearest = torch.cdist(points, centers).min(dim=1)  # [N], [N]
     high = dist <= 3 * std
@@ -34,6 +40,7 @@ def mixture_metrics(points: Tensor, centers: Tensor, std: float) -> dict[str, fl
         "modes": int((counts > 0).sum()),
         "high_quality": float(high.double().mean()),
         "reverse_kl": reverse_kl,
+        "distinct": distinct,
         "num_samples": len(points),
         "num_modes_total": len(centers),
     }

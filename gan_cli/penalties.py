@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gan_cli.nets.heads import Packed
+
 
 class Penalty:
     """A gradient penalty added to D's loss every `every` D updates, scaled by `every` (lazy)."""
@@ -29,6 +31,15 @@ class Penalty:
         raise NotImplementedError
 
 
+def as_judged(D: nn.Module, x: Tensor) -> tuple[nn.Module, Tensor]:
+    """The network D runs and the input it sees: for PacGAN's packed D (model.pac > 1), its inner network
+    and the pac-tuples [N / pac, pac * C, ...], so that a penalty acts on what D actually judges (one
+    gradient per pack) rather than on each sample through the packing."""
+    if isinstance(D, Packed):
+        return D.D, D.pack(x)
+    return D, x
+
+
 def input_gradient(D: nn.Module, x: Tensor, scaler: Any = None, y: Tensor | None = None) -> Tensor:
     """grad_x sum D(x, y) per sample [N, ...] in fp32, with a graph so that a penalty on it trains D.
 
@@ -46,7 +57,7 @@ def input_gradient(D: nn.Module, x: Tensor, scaler: Any = None, y: Tensor | None
 class GradientPenalty(Penalty):
     """WGAN-GP (Gulrajani et al. 2017): weight * E[(||grad_x D(x_hat)||_2 - 1)^2].
 
-    x_hat = eps * real + (1 - eps) * fake with one eps ~ U[0, 1] per sample.
+    x_hat = eps * real + (1 - eps) * fake with one eps ~ U[0, 1] per sample D judges (per pack with PacGAN).
     """
 
     name = "gp"
@@ -57,9 +68,11 @@ class GradientPenalty(Penalty):
     def __call__(
         self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None, y: Tensor | None = None
     ) -> Tensor:
+        net, real = as_judged(D, real.detach())  # packed: one eps and one gradient norm per pack
+        _, fake = as_judged(D, fake.detach())
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # [N, 1, ...]
-        x_hat = eps * real.detach() + (1 - eps) * fake.detach()
-        norm = input_gradient(D, x_hat, scaler, y).flatten(1).norm(2, dim=1)  # [N]
+        x_hat = eps * real + (1 - eps) * fake
+        norm = input_gradient(net, x_hat, scaler, y).flatten(1).norm(2, dim=1)  # [N]
         return self.weight * self.every * (norm - 1).pow(2).mean()
 
 
@@ -75,5 +88,6 @@ class R1Penalty(Penalty):
     def __call__(
         self, D: nn.Module, real: Tensor, fake: Tensor, scaler: Any = None, y: Tensor | None = None
     ) -> Tensor:
-        grad = input_gradient(D, real, scaler, y)
+        net, real = as_judged(D, real)  # packed: the gradient at each pack D judges, averaged over packs
+        grad = input_gradient(net, real, scaler, y)
         return 0.5 * self.weight * self.every * grad.flatten(1).pow(2).sum(dim=1).mean()

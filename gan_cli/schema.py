@@ -57,16 +57,6 @@ class ModelConfig:
     maxout_pieces: int = 5  # mlp: pieces per maxout unit in D (1 = LeakyReLU 0.2 instead of maxout)
     dropout: float = 0.0  # mlp: dropout before each D layer; dcgan: after each of D's hidden activations
     g_norm: str = "none"  # mlp: normalisation in G: none | batch (batch norm before each ReLU, as PacGAN)
-    g_atoms: int = 0  # mlp: G's output is a softmax-weighted average of this many learned points (0 = linear)
-    g_atoms_spread: float = 1.0  # mlp with g_atoms: the std of the points' start (about the data's std)
-    g_atoms_start: str = "normal"  # mlp with g_atoms: the points' random start, normal | uniform (a cube)
-    g_atoms_balance: float = 0.0  # mlp with g_atoms: G's loss adds this x (log K - I(latent; point))
-    g_atoms_hard: float = 0.0  # mlp with g_atoms: over this last fraction of training and in sampling, each
-    # sample takes its heaviest point alone (straight-through gradient; 0 = never)
-    g_atoms_offset: float = 0.0  # mlp with g_atoms: the linear term bounded to +-this (tanh; 0 = unbounded)
-    g_snap: int = 0  # mlp: over the last g_snap_last of training and in sampling, each sample moves to the
-    # nearest of this many learned points, set to G's own outputs when that phase starts (0 = off)
-    g_snap_last: float = 0.25  # mlp with g_snap: the last fraction of training with snapped samples
     latent_classes: int = 0  # z's first coordinate picks one of this many classes, fed one-hot (0 = off)
     info_weight: float = 0.0  # InfoGAN: weight of a Q head on D that reads latent_classes' class (0 = off)
     info_continuous: int = 0  # InfoGAN: Q also reads this many of z's continuous coordinates (0 = none)
@@ -347,48 +337,6 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
         "It belongs to the mlp and dcgan discriminators; leave it at 0 with other models.",
     )
     _require(m.g_norm in ("none", "batch"), "model.g_norm", m.g_norm, "Use none or batch.")
-    _require(
-        m.g_atoms >= 0, "model.g_atoms", m.g_atoms, "It must be 0 (a linear output) or a count of points."
-    )
-    _require(
-        m.g_atoms_offset >= 0 and (m.g_atoms or not m.g_atoms_offset),
-        "model.g_atoms_offset",
-        m.g_atoms_offset,
-        "It must be 0 (an unbounded linear term) or a positive bound, and it needs model.g_atoms.",
-    )
-    _require(
-        m.g_atoms_balance >= 0 and (m.g_atoms or not m.g_atoms_balance),
-        "model.g_atoms_balance",
-        m.g_atoms_balance,
-        "It must be 0 (off) or a positive weight, and it needs model.g_atoms.",
-    )
-    _require(
-        0 <= m.g_atoms_hard <= 1 and (m.g_atoms or not m.g_atoms_hard),
-        "model.g_atoms_hard",
-        m.g_atoms_hard,
-        "It is the last fraction of training with hard points, from 0 (never) to 1; it needs model.g_atoms.",
-    )
-    _require(m.g_atoms_spread > 0, "model.g_atoms_spread", m.g_atoms_spread, "It must be positive.")
-    _require(
-        m.g_atoms_start in ("normal", "uniform"),
-        "model.g_atoms_start",
-        m.g_atoms_start,
-        "Use normal (a Gaussian of std model.g_atoms_spread) or uniform (a cube of that std).",
-    )
-    _require(m.g_snap >= 0, "model.g_snap", m.g_snap, "It must be 0 (off) or a count of points.")
-    _require(
-        not m.g_snap or not m.latent_classes,
-        "model.g_snap",
-        m.g_snap,
-        "The snap points are set from G's outputs on fresh continuous latents, so it cannot be combined "
-        "with model.latent_classes > 0; set one of them to 0.",
-    )
-    _require(
-        0 < m.g_snap_last <= 1,
-        "model.g_snap_last",
-        m.g_snap_last,
-        "It is the last fraction of training with snapped samples: more than 0, at most 1.",
-    )
     _require(m.latent_classes >= 0, "model.latent_classes", m.latent_classes, "It must be 0 (off) or more.")
     _require(
         not m.latent_classes or m.nz >= 2,
@@ -430,11 +378,11 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")
     _require(
-        m.name == "mlp" or not (m.d_fourier or m.g_norm != "none" or m.g_atoms or m.g_snap),
+        m.name == "mlp" or not (m.d_fourier or m.g_norm != "none"),
         "model.name",
         m.name,
-        "model.g_norm, model.g_atoms, model.g_snap and model.d_fourier belong to the mlp model; leave them "
-        "at their defaults (none, 0, 0, 0) with other models.",
+        "model.g_norm and model.d_fourier belong to the mlp model; leave them "
+        "at their defaults (none, 0) with other models.",
     )
 
 

@@ -217,3 +217,13 @@ def with_model(model_cfg: DictConfig) -> DictConfig:
 
     base = {"dataset": {"name": "ring"}, "loss": {"name": "nonsaturating"}, "optimizer": {"name": "adam"}}
     return OmegaConf.merge(OmegaConf.structured(Config), base, {"model": model_cfg})
+
+
+def log_mean_gauss(x: np.ndarray, centres: np.ndarray, std: float) -> np.ndarray:
+    """log of (1/M) sum_m N(x; centres[m], std^2 I) for 2-D points x [N, 2], in float64 (numpy): the density
+    of an equal-weight Gaussian mixture, or a Gaussian kernel density estimate, written out directly."""
+    d2 = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1)  # [N, M]
+    a = -d2 / (2 * std**2)
+    top = a.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(a - top).sum(axis=1))
+    return lse - np.log(2 * np.pi * std**2) - np.log(len(centres))

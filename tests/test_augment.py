@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_cli.augment import DiffAugment, brightness, contrast, cutout, parse, translation
+from gan_cli.augment import DiffAugment, brightness, contrast, cutout, parse, saturation, translation
 from gan_cli.errors import ConfigError
 
 
@@ -48,13 +48,26 @@ def test_cutout_zeroes_one_square_per_image():
 
 
 def test_color_transforms_change_whole_images():
+    """Each colour transform draws one factor per image and applies it as DiffAugment's reference does;
+    the factors are read back from the output and checked against the same draws made here."""
     torch.manual_seed(0)
     x = torch.rand(8, 3, 4, 4)
+    torch.manual_seed(1)
+    r = torch.rand(8, 1, 1, 1)  # the draws each transform makes from the seed below
+    torch.manual_seed(1)
     d = brightness(x) - x
-    assert torch.allclose(d, d[:, :1, :1, :1].expand_as(d))  # one offset per image
-    assert d.abs().max() <= 0.5
+    assert torch.allclose(d, (r - 0.5).expand_as(d), atol=1e-6)  # one offset per image, in [-0.5, 0.5)
+    assert d[:, 0, 0, 0].std() > 0.1  # and the images get different offsets
+    torch.manual_seed(1)
+    s = saturation(x)
+    grey = x.mean(dim=1, keepdim=True)
+    assert torch.allclose(s.mean(dim=1, keepdim=True), grey, atol=1e-6)  # each pixel's grey value kept
+    assert torch.allclose(s - grey, (x - grey) * 2 * r, atol=1e-6)  # its colour scaled by [0, 2)
+    torch.manual_seed(1)
     c = contrast(x)
-    assert torch.allclose(c.mean(dim=(1, 2, 3)), x.mean(dim=(1, 2, 3)), atol=1e-6)  # mean kept
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    assert torch.allclose(c.mean(dim=(1, 2, 3), keepdim=True), mean, atol=1e-6)  # each image's mean kept
+    assert torch.allclose(c - mean, (x - mean) * (r + 0.5), atol=1e-6)  # its spread scaled by [0.5, 1.5)
 
 
 def test_gradients_flow_through_the_policy():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
 
 from gan_cli.models import build_models
@@ -51,16 +52,20 @@ def test_the_digits_recipe_s_d_rate_follows_optimizer_lr():
 
 def test_grid25_preset_builds_its_recipe():
     """Like for like with PacGAN: a continuous latent that does not count the modes, G's own samples."""
-    from gan_cli.nets.mlp import AtomOutput, SnapOutput
-
     cfg = make_cfg(["experiment=grid25"])
     G, D = build_models(cfg, (2,))
     assert isinstance(D, Packed) and D.pac == 2 and D.D.net[1].B.shape == (4, 128)
     assert not cfg.model.latent_classes and not getattr(G, "classes", 0) and cfg.model.nz == 3
     assert cfg.train.rejection_steps == 0  # gan-sample draws G's own samples, rejection=auto or not
     assert any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
-    assert isinstance(G.atoms, AtomOutput) and isinstance(G.snap, SnapOutput)
-    assert len(G.atoms.points) != 25 and len(G.snap.points) != 25  # no count that matches the modes
+    assert isinstance(G.net[-1], nn.Linear)  # G's output is a linear map of its last hidden layer
+    # a continuous map: nearby latents give nearby samples, and distinct latents distinct samples
+    G.eval()
+    with torch.no_grad():
+        z = torch.randn(2500, 3)
+        x, x_near = G(z), G(z + 1e-4 * torch.randn_like(z))
+    assert (x - x_near).norm(dim=1).max() < 0.05
+    assert len(torch.unique(x, dim=0)) == len(x)
     assert cfg.train.instance_noise_schedule == "mixed" and not cfg.train.ema
 
 

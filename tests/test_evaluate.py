@@ -18,16 +18,41 @@ from tests.helpers import (
 
 @pytest.mark.slow
 def test_gan_eval_writes_eval_json(tmp_path):
+    """eval.json's 2-D figures equal those recomputed here from the run's G by a direct formula, and its
+    JSD gauge says what it estimates under packing."""
+    import numpy as np
+    import torch
+
+    from gan_cli.data import DATASETS
+    from gan_cli.nets import generate
+    from gan_cli.runs import load_run
+
     run = tmp_path / "run"
-    train(make_cfg([*FAST, *RING]), run)
+    train(make_cfg([*FAST, *RING, "model.pac=2"]), run)
     proc = run_cli(["gan-eval", f"run={run}", "num=500"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     written = json.loads((run / "eval.json").read_text())
     assert json.loads(proc.stdout) == written
     metrics = written["metrics"]
-    assert 0 <= metrics["modes"] <= 8 and 0 <= metrics["high_quality"] <= 1
+    G, _, cfg, _ = load_run(run, torch.device("cpu"))
+    data = DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
+    x = generate(G, cfg.model.nz, 500, 0, torch.device("cpu")).double().numpy()  # gan-eval's seed 0
+    centres, std = data.centers.double().numpy(), float(data.std)
+    d = np.sqrt(((x[:, None, :] - centres[None]) ** 2).sum(-1))  # [500, 8]
+    high = d.min(1) <= 3 * std
+    counts = np.bincount(d.argmin(1)[high], minlength=len(centres))
+    assert metrics["modes"] == int((counts > 0).sum())
+    assert metrics["high_quality"] == pytest.approx(high.mean())
+    if high.any():
+        p = counts[counts > 0] / counts.sum()
+        assert metrics["reverse_kl"] == pytest.approx(float((p * np.log(p * len(centres))).sum()))
+    _, n = np.unique(x, axis=0, return_counts=True)
+    assert metrics["distinct"] == pytest.approx((n == 1).sum() / 500)
     assert metrics["num_samples"] == 500 and "jsd_estimate" in metrics
     assert "PacGAN" in written["how"]["modes, high_quality, reverse_kl"]
+    # a packed D judges pairs: the gauge estimates the JSD between pairs, and eval.json says so
+    assert "2-tuples" in written["how"]["jsd_estimate"]
+    assert "not JSD(p_data || p_g)" in written["how"]["jsd_estimate"]
 
 
 @pytest.mark.slow

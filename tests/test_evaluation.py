@@ -28,12 +28,17 @@ def test_no_jsd_gauge_for_losses_without_a_probability(tmp_path):
 
 def test_image_metrics_of_real_images_and_of_a_collapsed_sampler(digits8):
     cfg = make_cfg(["dataset.image_size=8"])
-    clf = classifier.get_classifier("digits", digits8.images, digits8.labels)
-    real = clf.reference.float() / 127.5 - 1  # the held-out images themselves: a perfect sampler
+    classifier.get_classifier("digits", digits8.images, digits8.labels)  # (cached: the metrics use it)
+    # a sampler as good as real data: the classifier's training half, disjoint from the held-out reference
+    train_idx, ref_idx = classifier.split(len(digits8.images))
+    assert not set(train_idx.tolist()) & set(ref_idx.tolist())
+    real = digits8.images[train_idx].float()
+    real = real / 127.5 - 1  # (uint8 images, as the reference)
     how: dict[str, str] = {}
     m = image_metrics(real, digits8, cfg, torch.device("cpu"), None, how)
-    assert m["precision"] == 1.0 and m["recall"] == 1.0
-    assert m["fd_classifier"] == pytest.approx(0.0, abs=1e-6) and m["is_ratio"] == pytest.approx(1.0)
+    # other real digits are judged real but not identical: high, not perfect (results.md: about 0.89)
+    assert 0.8 < m["precision"] < 1.0 and 0.8 < m["recall"] < 1.0
+    assert 0 < m["fd_classifier"] < 1.0 and m["is_ratio"] == pytest.approx(1.0, abs=0.1)  # collapsed: 100+
     assert m["classes_present"] == 10 and "fid" not in m
     assert "not computed" in how["fid, kid"] and FID_WEIGHTS in how["fid, kid"]
     collapsed = real[:1].repeat(len(real), 1, 1, 1)

@@ -129,3 +129,23 @@ def test_optimal_discriminator_and_the_kde():
     d = torch.rand(10)
     assert M.distance_to_optimal_d(d, d, d, d) == 0.0
     assert M.distance_to_optimal_d(torch.ones(4), torch.zeros(4), torch.zeros(4), torch.ones(4)) == 1.0
+
+
+def test_distinct_shows_a_generator_that_emits_a_fixed_set_of_points():
+    """PacGAN's three figures cannot tell 512 points placed on the modes from a distribution; `distinct`
+    (the share of samples equal to no other) can."""
+    torch.manual_seed(0)
+    centers = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+    std = 0.05
+    continuous = centers[torch.randint(0, 4, (2500,))] + std * torch.randn(2500, 2)
+    points = continuous[:512]  # a point set on the modes, drawn from the data itself
+    fixed = points[torch.randint(0, 512, (2500,))]
+    a, b = mixture_metrics(continuous, centers, std), mixture_metrics(fixed, centers, std)
+    assert a["distinct"] == 1.0
+    assert (a["modes"], b["modes"]) == (4, 4)  # the same on PacGAN's figures
+    assert b["high_quality"] == pytest.approx(a["high_quality"], abs=0.02)
+    # a sample of 2,500 from 512 points: the share drawn once is (1 - 1/512)^2499 of them, about 0.0076
+    assert b["distinct"] == pytest.approx((1 - 1 / 512) ** 2499, abs=0.01)
+    # three equal points and two others: 2 of 5 distinct
+    x = torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    assert mixture_metrics(x, centers, std)["distinct"] == pytest.approx(0.4)

@@ -72,3 +72,51 @@ def test_r1_is_exact_for_a_linear_critic():
     # only real points matter: a critic flat at the data but steep elsewhere has no R1
     bowl = lambda x, y=None: DOut((x - real[:1]).pow(2).sum(1))  # noqa: E731
     assert R1Penalty(1.0)(bowl, real[:1], fake[:1]).item() == pytest.approx(0.0)
+
+
+def linear_packed(pac: int, w: torch.Tensor):
+    """A PacGAN D (model.pac) whose inner network is linear, w . x on the packed input [N / pac, pac * 2]."""
+    from gan_cli.nets import Packed
+
+    class Inner(nn.Module):
+        def forward(self, x, y=None):
+            return DOut(x.flatten(1) @ w)
+
+    return Packed(Inner(), pac)
+
+
+def test_r1_with_packing_penalises_the_gradient_at_each_pack_d_judges():
+    # inner D(p) = w . p on packs p of 2 points: grad_p = w, R1 = gamma / 2 * ||w||^2 averaged over packs.
+    # Through the packing, per sample, the gradient is half of w each and the mean over samples 1/pac of it.
+    w = torch.tensor([3.0, 4.0, 0.0, 12.0])  # ||w||^2 = 169
+    D = linear_packed(2, w)
+    real = torch.randn(8, 2)
+    assert R1Penalty(0.1)(D, real, real).item() == pytest.approx(0.05 * 169)
+
+
+def test_wgan_gp_with_packing_pushes_the_packed_input_s_gradient_norm_to_one():
+    # ||w|| = 13 on the packed input: (13 - 1)^2 per pack; per sample it would be (5 - 1)^2 and (12 - 1)^2
+    w = torch.tensor([3.0, 4.0, 0.0, 12.0])
+    D = linear_packed(2, w)
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    assert GradientPenalty(weight=1.0)(D, real, fake).item() == pytest.approx(144.0)
+
+
+def test_wgan_gp_with_packing_draws_one_interpolation_factor_per_pack():
+    # inner D(p) = 0.5 ||p||^2 has gradient p: with real = a and fake = 0, x_hat = eps a. With one eps per
+    # pack both halves of a pack share it: the two points of each pack are equal multiples of a.
+    seen = []
+
+    class Bowl(nn.Module):
+        def forward(self, x, y=None):
+            seen.append(x.detach().clone())
+            return DOut(0.5 * x.flatten(1).pow(2).sum(1))
+
+    from gan_cli.nets import Packed
+
+    real = torch.ones(64, 2)
+    GradientPenalty(weight=1.0)(Packed(Bowl(), 2), real, torch.zeros_like(real))
+    (packs,) = seen  # [32, 4]: (eps, eps, eps, eps) rows
+    assert packs.shape == (32, 4)
+    assert torch.allclose(packs, packs[:, :1].expand_as(packs))
+    assert packs[:, 0].std() > 0.1  # and different packs draw different eps

@@ -76,7 +76,12 @@ def test_a_run_asked_for_cuda_resumes_on_the_cpu_when_told_so(tmp_path):
     moves_to_the_cpu(run, tmp_path)  # with train.device=cpu
 
 
-@pytest.mark.skipif(not FIXTURE.is_dir(), reason="no tests/fixtures/cuda_run yet: benchmarks/gpu/check.sh")
+@pytest.mark.skipif(
+    not FIXTURE.is_dir(),
+    reason="no tests/fixtures/cuda_run yet: it is a run trained on a GPU. On a GPU machine, `make gpu-kit` "
+    "then `LOG_DIR=DIR bash .gpu/check.sh` trains it (step 1 of benchmarks/gpu/check.sh: 40 steps of a small "
+    "conditional DCGAN on the digits) into DIR/cuda_run; commit that folder as tests/fixtures/cuda_run",
+)
 def test_a_run_trained_on_a_gpu_moves_to_the_cpu(tmp_path):
     run = tmp_path / "cuda_run"
     shutil.copytree(FIXTURE, run)

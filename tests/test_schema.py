@@ -40,11 +40,6 @@ def test_bad_values_are_refused_naming_the_key(tmp_path):
         ("train.instance_noise=-0.1", "train.instance_noise"),
         ("train.instance_noise_until=0", "train.instance_noise_until"),
         ("train.instance_noise_schedule=cosine", "train.instance_noise_schedule"),
-        ("model.g_atoms=-2", "model.g_atoms"),
-        ("model.g_atoms_offset=0.5", "model.g_atoms_offset"),  # without model.g_atoms
-        ("model.g_atoms_balance=0.5", "model.g_atoms_balance"),
-        ("model.g_atoms_spread=0", "model.g_atoms_spread"),
-        ("model.g_atoms_start=grid", "model.g_atoms_start"),
     ],
 )
 def test_new_model_and_noise_keys_refuse_bad_values(tmp_path, override, key):

@@ -59,6 +59,10 @@ def test_bad_input_is_one_readable_paragraph(tmp_path, override, must_say):
 
 @pytest.mark.slow
 def test_unknown_option_lists_valid_ones(tmp_path):
-    proc = run_cli(["gan-train", "model=resnet"], cwd=tmp_path)
+    """An option that is no model: the refusal names it and lists every model there is."""
+    proc = run_cli(["gan-train", "model=nosuchnet"], cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert "dcgan" in proc.stderr and "mlp" in proc.stderr
+    assert "nosuchnet" in proc.stderr
+    for name in ("dcgan", "mlp", "resnet"):
+        assert name in proc.stderr
+    assert not (tmp_path / "outputs").exists()  # refused before a run folder is made

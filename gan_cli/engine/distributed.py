@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from omegaconf import OmegaConf
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gan_cli import schema
@@ -90,12 +91,27 @@ def ddp_kwargs(device: torch.device) -> dict[str, Any]:
     return kw
 
 
+def average_batch_norm_stats(d: Dist, *modules: torch.nn.Module | None) -> None:
+    """Batch-norm running statistics averaged over the ranks, in place, on every rank (a collective).
+
+    Each rank normalises its own shard, so between checkpoints each gathers statistics of its shard alone;
+    averaged before a checkpoint, the saved networks hold statistics of every rank's data and every rank
+    holds the same networks (a resume then starts all ranks from one state)."""
+    for m in modules:
+        for bn in () if m is None else m.modules():
+            if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.track_running_stats:
+                for buf in (bn.running_mean, bn.running_var):
+                    if buf is not None:
+                        d.mean_(buf)
+
+
 def fingerprint(*modules: torch.nn.Module) -> str:
-    """sha256 of every parameter's bytes: equal on all ranks when data parallelism kept them in sync."""
+    """sha256 of every parameter's and buffer's bytes (batch-norm statistics, spectral norm's vectors):
+    equal on all ranks when data parallelism kept the networks in sync."""
     h = hashlib.sha256()
     for m in modules:
-        for p in m.parameters():
-            h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+        for t in (*m.parameters(), *m.buffers()):
+            h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 

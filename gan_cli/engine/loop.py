@@ -20,7 +20,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from gan_cli import checkpoint, hardware
-from gan_cli.engine.distributed import Dist, fingerprint, init, spawn
+from gan_cli.engine.distributed import Dist, average_batch_norm_stats, fingerprint, init, spawn
 from gan_cli.engine.graphs import setup as graph_setup
 from gan_cli.engine.setup import Run, advise, build_run, compile_models, prepare_process, resolve_run
 from gan_cli.engine.signals import StopRequest
@@ -94,6 +94,8 @@ def loop(run: Run, tracker: Tracker) -> Outcome:
             if (due_log or due_ckpt) and not (stats.finite() and all_finite(last)):
                 status = diverged(tracker, step, last)  # the last checkpoint stays the last good state
                 break
+            if d.active and due_ckpt:  # every rank the same batch-norm statistics, from every shard
+                average_batch_norm_stats(d, run.G, run.D, run.G_ema)
             if d.main:
                 watch(run, tracker, step)
             if d.main and due_ckpt:

@@ -156,10 +156,9 @@ def build_run(
     if resumed is not None:
         run.load_state_dict(resumed)  # models, optimizers, data order, fixed z, RNG states
     run.G_train, run.D_train, run.D_frozen = G, D, D
-    if d.active:  # same start on every rank; batch-norm statistics stay per rank (rank 0's are saved)
+    if d.active:  # same start on every rank; batch-norm statistics per rank, averaged at each checkpoint
         kw = ddp_kwargs(device)
-        # G's snap points (model.g_snap) are unused until they are set, and then G's other weights are
-        run.G_train = DDP(G, **kw, find_unused_parameters=bool(cfg.model.get("g_snap", 0)))
+        run.G_train = DDP(G, **kw)
         run.D_train = DDP(D, **kw)
     if d.active:
         # each rank its own noise (latents, penalty interpolation), from the seed, the rank and the step;

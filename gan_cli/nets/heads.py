@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_cli.nets.base import DOut
 
@@ -115,9 +116,10 @@ class Projection(nn.Module):
     D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi(x) the features D's last layer reads (flattened) and psi
     that layer. Real images bring their dataset labels; a generated image's label is the class its z picked
     (drawn in the dataset's proportions), so G's class k learns the dataset's class k. D judges each image
-    against its label: an image of the wrong class, or a class drawn in too few ways, is fake."""
+    against its label: an image of the wrong class, or a class drawn in too few ways, is fake. With
+    `spectral` (model.d_norm=spectral) the embedding is spectrally normalised too."""
 
-    def __init__(self, D: nn.Module, classes: int) -> None:
+    def __init__(self, D: nn.Module, classes: int, spectral: bool = False) -> None:
         super().__init__()
         self._body = _body(D)
         last = getattr(D, self._body)[-1]
@@ -129,7 +131,12 @@ class Projection(nn.Module):
             raise TypeError(f"D's last layer {type(last).__name__} is not a convolution or linear layer")
         self.D, self.classes = D, classes
         self.embed = nn.Embedding(classes, features)
-        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        if spectral:  # model.d_norm=spectral: the projection term is constrained as D's layers are, and
+            # starts as in Miyato and Koyama's code (and mimicry's SNGAN): Xavier, spectrally normalised
+            nn.init.xavier_uniform_(self.embed.weight)
+            spectral_norm(self.embed)
+        else:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
         if y is None:
@@ -152,11 +159,14 @@ class Packed(nn.Module):
         super().__init__()
         self.D, self.pac = D, pac
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
+    def pack(self, x: Tensor) -> Tensor:
+        """[N, C, ...] -> [N / pac, pac * C, ...]: the input the inner D sees."""
         if x.shape[0] % self.pac:
             raise ValueError(f"model.pac={self.pac} needs a batch that is a multiple of it, got {x.shape[0]}")
-        packed = x.reshape(x.shape[0] // self.pac, self.pac * x.shape[1], *x.shape[2:])
-        return self.D(packed)  # labels: the schema refuses model.conditional with packing
+        return x.reshape(x.shape[0] // self.pac, self.pac * x.shape[1], *x.shape[2:])
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
+        return self.D(self.pack(x))  # labels: the schema refuses model.conditional with packing
 
     def single(self, x: Tensor) -> DOut:
         """D's output for each sample packed with copies of itself [N] (for heat maps)."""

@@ -106,16 +106,19 @@ class ResNetDiscriminator(nn.Module):
         return DOut(self.main(x).squeeze(1))
 
 
-def init_weights(m: nn.Module) -> None:
-    """SNGAN's initialisation: Xavier uniform (gain sqrt 2 in the residual paths, 1 elsewhere), biases 0."""
-    if isinstance(m, nn.Conv2d | nn.Linear):
-        residual = isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)
-        nn.init.xavier_uniform_(m.weight, gain=2**0.5 if residual else 1.0)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, ClassBatchNorm2d):  # per-class scale and shift start near plain batch norm
-        nn.init.normal_(m.scale.weight, 0.0, 0.02)
-        nn.init.normal_(m.shift.weight, 0.0, 0.02)
+def init_weights(net: nn.Module) -> None:
+    """SNGAN's initialisation: Xavier uniform with gain sqrt 2 for the 3x3 convolutions of the residual
+    paths and 1 elsewhere (the shortcuts, G's first linear layer and its output convolution, D's logit
+    layer), biases 0."""
+    residual = {id(c) for b in net.modules() if isinstance(b, GBlock | DBlock) for c in (b.conv1, b.conv2)}
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.xavier_uniform_(m.weight, gain=2**0.5 if id(m) in residual else 1.0)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, ClassBatchNorm2d):  # per-class scale and shift start near plain batch norm
+            nn.init.normal_(m.scale.weight, 0.0, 0.02)
+            nn.init.normal_(m.shift.weight, 0.0, 0.02)
 
 
 @MODELS.register("resnet")
@@ -136,8 +139,8 @@ def resnet(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Mod
     classes = int(cfg.get("latent_classes", 0)) if cfg.get("g_class_norm", False) else 0
     G = ResNetGenerator(cfg.nz, cfg.ngf, nc, bottom, n, classes)
     D = ResNetDiscriminator(cfg.ndf, nc * pac, n)
-    G.apply(init_weights)
-    D.apply(init_weights)
+    init_weights(G)
+    init_weights(D)
     if d_norm == "spectral":
         D = spectral_normalize(D)
     return G, D

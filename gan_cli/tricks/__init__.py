@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from gan_cli.tricks import (  # noqa: F401  (each registers its builders)
-    atoms,
     conditional,
     diffaug,
     drift,
@@ -21,7 +20,6 @@ from gan_cli.tricks import (  # noqa: F401  (each registers its builders)
     mode_seeking,
     packing,
     penalty,
-    snap,
     topk,
 )
 from gan_cli.tricks.base import TRICKS, Batch, Term, Trick
@@ -38,8 +36,6 @@ HOOK_ORDER = (
     "r1",
     "gradient_penalty",
     "drift",
-    "atoms",
-    "snap",
 )
 
 

@@ -16,11 +16,12 @@ from gan_cli.tricks.base import TRICKS, Batch, Trick
 class Conditional(Trick):
     name = "conditional"
 
-    def __init__(self, classes: int, dataset: str) -> None:
+    def __init__(self, classes: int, dataset: str, spectral: bool = False) -> None:
         self.classes, self.dataset, self.G = classes, dataset, None
+        self.spectral = spectral  # model.d_norm=spectral: the class embedding is normalised as D is
 
     def wrap(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
-        return G, Projection(D, self.classes)
+        return G, Projection(D, self.classes, self.spectral)
 
     def prepare(self, G: nn.Module, D: nn.Module, data: Any) -> None:
         labels = getattr(data, "labels", None)
@@ -48,4 +49,5 @@ def build(cfg, loss) -> Trick | None:
     # (the schema requires model.latent_classes with it, and refuses it with packing or InfoGAN)
     if not cfg.model.get("conditional", False):
         return None
-    return Conditional(int(cfg.model.latent_classes), str(cfg.dataset.name))
+    spectral = cfg.model.get("d_norm", "batch") == "spectral"
+    return Conditional(int(cfg.model.latent_classes), str(cfg.dataset.name), spectral)

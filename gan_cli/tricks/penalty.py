@@ -23,13 +23,20 @@ class PenaltyTrick(Trick):
         self.name = penalty.name
 
     def prepare(self, G: nn.Module, D: nn.Module, data: Any) -> None:
-        if isinstance(self.penalty, GradientPenalty) and any(
-            isinstance(m, nn.BatchNorm2d) for m in D.modules()
-        ):
+        if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+            return
+        if isinstance(self.penalty, GradientPenalty):
             log.warning(
                 "loss=%s penalises per-sample gradients but D uses batch norm; "
                 "model.d_norm=layer (or none) is the sound choice.",
                 self.loss_name,
+            )
+        elif isinstance(self.penalty, R1Penalty):
+            log.warning(
+                "loss.r1_gamma with a batch-norm D: R1 takes the gradient of D's summed output over the "
+                "batch, and batch norm's statistics make each sample's output depend on the others, so the "
+                "penalty includes cross-sample terms and is not the per-sample R1 of Mescheder et al.; "
+                "model.d_norm=spectral, layer or none give the exact penalty."
             )
 
     def d_terms(self, b: Batch, run) -> dict[str, Term]:

@@ -3,6 +3,7 @@ a training run resumed while streaming is bitwise the run trained without a stop
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -77,6 +78,32 @@ def test_mapped_reads_release_their_pages_and_stay_correct(tmp_path):
         idx = np.arange(start, start + 7)[::-1].copy()
         assert np.array_equal(mapped.take(idx, out), array[idx])
     assert mapped._read < mapped.RELEASE_BYTES
+
+
+def mapped_resident_kb(path) -> int:
+    """Resident kB of this process's mappings of `path` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps").read().splitlines():
+        if line and not line[0].isupper():  # a mapping's header: address range, ..., path
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads Linux's /proc/self/smaps")
+def test_release_drops_the_mapped_pages_from_the_process(tmp_path):
+    """Pages read through the mapping count as resident until release() hands them back."""
+    array = np.random.default_rng(0).integers(0, 256, (256, 1, 64, 64), dtype=np.uint8)  # 1 MiB
+    np.save(tmp_path / "a.npy", array)
+    mapped = MappedImages(tmp_path / "a.npy")
+    mapped.RELEASE_BYTES = 1 << 40  # no release while reading
+    out = np.empty((256, 1, 64, 64), np.uint8)
+    assert np.array_equal(mapped.take(np.arange(256), out), array)
+    assert mapped_resident_kb(tmp_path / "a.npy") >= 900
+    mapped.release()
+    assert mapped_resident_kb(tmp_path / "a.npy") < 100
+    assert np.array_equal(mapped.take(np.arange(256), out), array)  # and the rows read the same after
 
 
 def test_a_read_error_in_the_thread_reaches_the_training_thread(pair, monkeypatch):

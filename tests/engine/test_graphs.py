@@ -44,11 +44,19 @@ class Emulated:
         run.load_state_dict(saved)
         for opt in (run.opt_g, run.opt_d):
             make_capturable(opt, run.device, capturable=False)
+        # a real graph reads the tensors it captured, by address: the learning rates must stay those objects
+        # (a schedule fills them in place), or a replay would read a value nobody updates any more
+        frozen = [(g, g["lr"]) for opt in (run.opt_g, run.opt_d) for g in opt.param_groups]
         self.captures += 1
-        return (fn, outputs), outputs
+        return (fn, outputs, frozen), outputs
 
     def replay(self, graph) -> None:
-        fn, (stats, _) = graph
+        fn, (stats, _), frozen = graph
+        for group, lr in frozen:
+            assert isinstance(lr, torch.Tensor) and group["lr"] is lr, (
+                "a captured learning rate was replaced instead of filled in place: a CUDA graph would "
+                "replay with the value it captured"
+            )
         new, _ = fn()
         for name, value in new.items():
             stats[name].copy_(value)

@@ -40,7 +40,30 @@ def test_evaluating_during_training_changes_nothing_in_the_training(tmp_path):
         assert tag in tags["scalars"], tag
     assert [e.step for e in tags["_acc"].Scalars("metrics/modes")] == [4, 8, 12]
     jsd = tags["_acc"].Scalars("metrics/jsd_estimate")[-1].value
-    assert -0.5 <= jsd <= math.log(2) + 1e-6  # bounded above by log 2
+    assert jsd == pytest.approx(jsd_recomputed(evaluated), rel=1e-4, abs=1e-6)
+
+
+def jsd_recomputed(run_dir) -> float:
+    """The JSD gauge at the last step, recomputed in numpy from the final checkpoint: (V + log 4) / 2 with
+    V = mean log D(x) + mean log(1 - D(G(z))) on 1,024 real points (seed 1) and 1,024 samples of the raw
+    G (seed 2), as gan-eval draws them."""
+    import numpy as np
+
+    from gan_cli.data import DATASETS
+    from gan_cli.nets import generate
+    from gan_cli.runs import load_run, raw_generator
+
+    cpu = torch.device("cpu")
+    _, D, cfg, ckpt = load_run(run_dir, cpu)
+    G = raw_generator(cfg, ckpt, cpu)
+    data = DATASETS.build(cfg.dataset, cfg.train.seed, cpu)
+    real = data.sample_eval(1024, torch.Generator().manual_seed(1))
+    fake = generate(G, cfg.model.nz, 1024, 2, cpu)
+    with torch.no_grad():
+        r, f = (D(x).logits.double().numpy() for x in (real, fake))
+    log_d_real = -np.logaddexp(0, -r)  # log sigmoid(r)
+    log_1m_d_fake = -np.logaddexp(0, f)  # log (1 - sigmoid(f))
+    return float((log_d_real.mean() + log_1m_d_fake.mean() + math.log(4)) / 2)
 
 
 @pytest.mark.slow
@@ -184,8 +207,8 @@ def test_mixed_precision_trains_and_resumes_with_its_scaler(tmp_path, precision)
     out, _ = train_run(tmp_path, base)
     _, state, tags = assert_complete_run(out)
     assert "loss/penalty" in tags["scalars"]
-    if precision == "fp16":  # the gradient scalers are part of the exact state
-        assert state["scalers"]["d"]["scale"] > 0 and state["scalers"]["g"]["_growth_tracker"] >= 0
+    if precision == "fp16":  # the scalers' state is saved (tests/engine/test_resume.py: resumed bit for bit)
+        assert {"scale", "_growth_tracker"} <= state["scalers"]["d"].keys()
     summary = train(make_cfg([*FAST, *base, "train.steps=9", f"resume={out}"]), tmp_path / "x")
     assert summary["status"] == "completed" and summary["step"] == 9
 

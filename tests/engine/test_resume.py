@@ -25,6 +25,8 @@ CADENCE = ["train.device=cpu", "train.log_every=5", "train.sample_every=10", "tr
 JOBS = {
     "default": [],
     "wgan-gp": ["loss=wgan-gp", "dataset=ring", "model=mlp", "train.d_steps=3"],
+    # fp16: the gradient scalers' scale and growth counters are part of the exact state
+    "fp16": ["train.precision=fp16", "loss=wgan-gp", "dataset=ring", "model=mlp"],
 }
 
 
@@ -44,6 +46,8 @@ def test_resume_is_bitwise_exact(tmp_path, job):
     assert a["step"] == b["step"] == 40
     for key in ("G", "D", "G_ema", "opt_g", "opt_d", "rng", "data", "z_fixed"):
         assert key in a
+    if job == "fp16":
+        assert a["scalers"]["d"]["_growth_tracker"] > 0  # the scalers' live state, saved and restored
     assert_same(a, b)
 
 

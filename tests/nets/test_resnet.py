@@ -95,3 +95,21 @@ def test_the_presets_and_a_conditional_resnet_train(tmp_path, overrides):
     cfg = make_cfg([*FAST, *overrides, *tiny, *data])
     assert train(cfg, tmp_path / "run")["status"] == "completed"
     assert read_summary(tmp_path / "run")["step"] == 4
+
+
+def test_sngan_initialisation_gains():
+    """Xavier uniform with gain sqrt 2 in the residual 3x3 convolutions only: G's output convolution is 3x3
+    too but starts with gain 1 (as in SNGAN's and mimicry's code), like the shortcuts and linear layers."""
+    torch.manual_seed(0)
+    G, D = MODELS.build(group_cfg(ModelConfig, "resnet", nz=32, ngf=64, ndf=64, d_norm="none"), (3, 32, 32))
+
+    def gain(m: nn.Module) -> float:  # Xavier uniform's bound is gain * sqrt(6 / (fan_in + fan_out))
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
+        return m.weight.std().item() * 3**0.5 / (6 / (fan_in + fan_out)) ** 0.5
+
+    assert gain(G.out) == pytest.approx(1.0, rel=0.1)
+    assert gain(G.fc) == pytest.approx(1.0, rel=0.1)
+    assert gain(G.blocks[0].conv1) == pytest.approx(2**0.5, rel=0.1)
+    assert gain(G.blocks[0].shortcut) == pytest.approx(1.0, rel=0.1)
+    assert gain(D.main[0].conv1) == pytest.approx(2**0.5, rel=0.1)
+    assert gain(D.main[-1]) == pytest.approx(1.0, rel=0.2)

@@ -149,3 +149,29 @@ def test_conditional_classes_follow_the_dataset_shares(tmp_path):
     train(make_cfg(cfg), tmp_path / "run")
     G_ema, *_ = load_run(tmp_path / "run", torch.device("cpu"))
     assert torch.allclose(G_ema.cdf, torch.tensor([0.75, 1.0]))
+
+
+def test_a_spectrally_normalised_conditional_d_normalises_its_class_embedding():
+    """model.d_norm=spectral: the <embed(y), phi(x)> term is constrained like D's layers (Miyato and Koyama's
+    SNEmbedding, started with Xavier), so scaling the embedding up leaves D's output unchanged."""
+    from torch.nn.utils import parametrize
+
+    cond = [*SMALL_DCGAN, "model.latent_classes=3", "model.conditional=true", "model.d_norm=spectral"]
+    _, D = build_models(make_cfg(cond), (1, 8, 8))
+    assert parametrize.is_parametrized(D.embed, "weight")
+    raw = D.embed.parametrizations.weight.original
+    # Xavier uniform on [3, features]: bound sqrt(6 / (3 + features)), far wider than normal(0.02)
+    bound = math.sqrt(6 / sum(raw.shape))
+    assert raw.abs().max() <= bound and raw.std() > 0.5 * bound / math.sqrt(3)
+    for _ in range(30):  # the power iteration converges in training forwards
+        D(torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 1]))
+    D.eval()
+    assert torch.linalg.matrix_norm(D.embed.weight, ord=2).item() == pytest.approx(1.0, rel=1e-3)
+    x, y = torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 1])
+    before = D(x, y).logits
+    with torch.no_grad():
+        raw.mul_(100.0)
+    assert torch.allclose(D(x, y).logits, before, rtol=1e-4, atol=1e-5)
+    # without spectral norm the embedding is a plain one, started small
+    _, plain = build_models(make_cfg(cond[:-1]), (1, 8, 8))
+    assert not parametrize.is_parametrized(plain.embed, "weight") and plain.embed.weight.std() < 0.03

@@ -49,3 +49,20 @@ def test_a_lazy_penalty_adds_to_d_s_loss_only_when_due_and_logs_zero_otherwise()
             assert term.loss is not None and term.value.item() == pytest.approx(4 * 0.05 * 25)
         else:
             assert term.loss is None and term.value.item() == 0.0
+
+
+@pytest.mark.parametrize("norm, warned", [("batch", True), ("spectral", False), ("layer", False)])
+def test_r1_through_a_batch_norm_d_is_named_in_a_warning(caplog, norm, warned):
+    """With batch norm, R1's gradient of the batch's summed output has cross-sample terms."""
+    import logging
+
+    from gan_cli.models import build_models
+    from tests.helpers import SMALL_DCGAN
+
+    cfg = make_cfg([*SMALL_DCGAN, "recipe=none", "loss.r1_gamma=0.1", f"model.d_norm={norm}"])
+    G, D = build_models(cfg, (1, 32, 32))
+    assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == warned
+    (r1,) = [t for t in build_tricks(cfg, build_loss(cfg.loss)) if isinstance(t, PenaltyTrick)]
+    with caplog.at_level(logging.WARNING, logger="gan_cli.tricks.penalty"):
+        r1.prepare(G, D, None)
+    assert ("cross-sample terms" in caplog.text) == warned
