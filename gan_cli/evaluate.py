@@ -1,13 +1,15 @@
-"""gan-eval run=RUN_DIR [num=2500] [seed=0] [split=test] [inception=PATH]: a run's metrics, written to
+"""gan-eval run=RUN_DIR [num=2500] [seed=0] [split=test] [inception=PATH|none]: a run's metrics, written to
 RUN_DIR/eval.json and printed.
 
 The real side is the run's own training data unless split=test: then the test files of its dataset (mnist,
 fashion_mnist, cifar10), which G never saw.
 
-2-D mixtures: PacGAN's modes, high_quality and reverse_kl. Images: Frechet distance, k-NN precision and
-recall (k=3), an Inception-like score and class coverage in the features of a small classifier trained on
-the dataset's labels (cached per dataset); FID and KID as well when the 2015-12-05 Inception weights are on
-disk (inception=PATH, or in the torch hub cache). Log losses add the JSD gauge (V(D, G) + log 4) / 2.
+2-D mixtures: PacGAN's modes, high_quality and reverse_kl, and distinct (the share of samples equal to no
+other). Images: Frechet distance, k-NN precision and recall (k=3), an Inception-like score and class
+coverage in the features of a small classifier trained on the dataset's labels (cached per dataset); FID,
+KID and the Inception Score with the 2015-12-05 Inception weights (inception=PATH, or the torch hub cache,
+where the first evaluation downloads them; inception=none leaves them out). Log losses add the JSD gauge
+(V(D, G) + log 4) / 2.
 2-D runs trained with train.rejection_steps add the same metrics under `rejection` for the samples that
 discriminator rejection sampling keeps (as gan-sample draws them).
 
@@ -37,7 +39,7 @@ from gan_cli.schema import SPLIT_DATASETS
 
 USAGE = (
     "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [split=train|test] [device=auto|cpu|cuda] "
-    "[inception=PATH]"
+    "[inception=PATH|none]"
 )
 
 
@@ -47,7 +49,7 @@ class EvalConfig:
     num: int = PACGAN_SAMPLES
     seed: int = 0
     device: str = "auto"
-    inception: str = ""  # path of the FID Inception weights (default: the torch hub cache, if there)
+    inception: str = ""  # the Inception weights: a path, none, or "" (the hub cache; downloaded if missing)
     split: str = ""  # the real images: the run's own (""), or its dataset's train or test files
 
 

@@ -19,7 +19,8 @@ from torch import nn
 
 from gan_cli import metrics as M
 from gan_cli.classifier import get_classifier, split
-from gan_cli.inception import FID_WEIGHTS, InceptionFeatures, find_weights
+from gan_cli.errors import UserError
+from gan_cli.inception import InceptionFeatures, get_weights
 from gan_cli.losses import build_loss
 from gan_cli.metrics import PACGAN_SAMPLES, jsd_estimate, mixture_metrics
 from gan_cli.nets import generate, latent
@@ -110,29 +111,35 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 def image_metrics(
     fake: torch.Tensor, data: Any, cfg: Any, device: torch.device, inception: str | None, how: dict[str, str]
 ) -> dict[str, Any]:
-    """Classifier-feature metrics against the held-out real images; FID/KID when Inception weights exist."""
-    weights = find_weights(inception)  # a wrong path is an error before anything is computed
+    """Classifier-feature metrics against the held-out real images; FID, KID and the Inception Score with
+    the Inception weights (on disk, or downloaded into the torch hub cache on first use)."""
+    weights, why = get_weights(inception)  # before anything is computed: a wrong path is an error at once
     results: dict[str, Any] = {}
-    if data.labels is None and weights is not None:  # unlabelled data: FID/KID only
+    if data.labels is None and weights is not None:  # unlabelled data: the Inception metrics only
         ref = data.images.cpu()[split(len(data.images))[1]]
     else:
+        if data.labels is None:
+            raise UserError(
+                f"dataset={cfg.dataset.name} has no class labels, so the offline metrics (a classifier "
+                f"trained on its labels) cannot be computed, and the Inception metrics are unavailable: {why}"
+            )
         clf = get_classifier(cfg.dataset.name, data.images, data.labels)
         ref = clf.reference
         results.update(classifier_metrics(clf, fake, cfg.dataset.name, how))
     if weights is None:
-        how["fid, kid"] = (
-            f"not computed: the Inception weights ({FID_WEIGHTS}) are not on disk (give inception=PATH or "
-            "put them in the torch hub cache); gan-cli never downloads them"
-        )
+        how["fid, kid, is"] = f"not computed: {why}"
         return results
     net = InceptionFeatures(weights).to(device)
-    i_real, i_fake = net(ref.float() / 127.5 - 1), net(fake)
+    (i_real, _), (i_fake, logits_fake) = net(ref.float() / 127.5 - 1), net(fake)
     results["fid"] = M.frechet_distance(*M.feature_stats(i_real), *M.feature_stats(i_fake))
     results["kid"], results["kid_std"] = M.kernel_inception_distance(i_real, i_fake)
-    how["fid, kid"] = (
-        f"Inception-v3 pool3 features (2048-d, weights {weights}, pytorch-fid's FID variant, bilinear "
-        f"resize to 299) of {len(ref)} held-out real images and {len(fake)} generated ones; KID: unbiased "
-        f"MMD^2 with the cubic polynomial kernel over 100 subsets of {min(1000, len(ref), len(fake))}"
+    results["is"], results["is_std"] = M.inception_score_splits(logits_fake)
+    how["fid, kid, is"] = (
+        f"Inception-v3 (weights {weights}, pytorch-fid's FID variant, bilinear resize to 299) of {len(ref)} "
+        f"held-out real images and {len(fake)} generated ones. FID and KID on the 2048 pool3 features; KID: "
+        f"unbiased MMD^2 with the cubic polynomial kernel over 100 subsets of "
+        f"{min(1000, len(ref), len(fake))}. IS of the generated images from the 1008 logits without bias, "
+        "over 10 splits of the shuffled samples (torch-fidelity's protocol), mean and std over the splits"
     )
     return results
 

@@ -121,6 +121,27 @@ def inception_score(probs: Tensor) -> float:
     return float((p * (p.log() - marginal.log())).sum(dim=1).mean().exp())
 
 
+def inception_score_splits(
+    logits: Tensor, splits: int = 10, shuffle: bool = True, seed: int = 2020
+) -> tuple[float, float]:
+    """The Inception Score as torch-fidelity computes it from Inception-v3's logits [N, K] (without the
+    bias): the samples shuffled (numpy's RandomState(seed)), cut into `splits` equal parts, exp(E_x KL(p(y|x)
+    || p(y))) in each with p(y) that part's mean; returns (mean, population std) over the parts."""
+    import numpy as np
+
+    x = logits.detach().double().cpu()
+    n = len(x)
+    if shuffle:
+        x = x[torch.from_numpy(np.random.RandomState(seed).permutation(n))]
+    p, log_p = x.softmax(dim=1), x.log_softmax(dim=1)
+    scores = []
+    for i in range(splits):
+        part = slice(i * n // splits, (i + 1) * n // splits)
+        q = p[part].mean(dim=0, keepdim=True)
+        scores.append(float((p[part] * (log_p[part] - q.log())).sum(dim=1).mean().exp()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
 def class_histogram(probs: Tensor) -> Tensor:
     """The share of samples whose most likely class is each class [K]."""
     k = probs.shape[1]

@@ -107,7 +107,7 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
     ckpt_every: int = 500  # steps between checkpoints (0 = only at the end)
     eval_every: int = 0  # steps between evaluations (metrics/ in TensorBoard; 0 = never)
-    inception: str = ""  # FID/KID Inception weights (pt_inception-2015-12-05-6726825d.pth); "" = hub cache
+    inception: str = ""  # FID/KID/IS Inception weights: a path, none, or "" (hub cache; downloaded if not)
     keep_ckpts: int = 3  # step_*.pt files kept beside last.pt (0 = last.pt only)
     num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
     ema: bool = True  # keep an exponential moving average of G's weights for samples

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 
 import pytest
 import torch
 
+from gan_cli.inception import FID_WEIGHTS
 from tests.helpers import FAST, RING, SMALL_DCGAN, make_cfg, run_cli
 
 
@@ -22,6 +24,28 @@ def classifier_cache(tmp_path_factory):
         os.environ.pop("GAN_CLI_CACHE", None)
     else:
         os.environ["GAN_CLI_CACHE"] = old
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_downloads(tmp_path_factory):
+    """No test reaches outside the machine: the Inception weights' URL points at a closed loopback port (a
+    download fails at once, as offline), and torch's hub cache is a folder of the test session's own."""
+    saved = {k: os.environ.get(k) for k in ("GAN_CLI_INCEPTION_URL", "TORCH_HOME")}
+    os.environ["GAN_CLI_INCEPTION_URL"] = f"http://127.0.0.1:{closed_port()}/{FID_WEIGHTS}"
+    os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch-home"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_image_metrics_of_real_images_and_of_a_collapsed_sampler(digits8):
     assert 0.8 < m["precision"] < 1.0 and 0.8 < m["recall"] < 1.0
     assert 0 < m["fd_classifier"] < 1.0 and m["is_ratio"] == pytest.approx(1.0, abs=0.1)  # collapsed: 100+
     assert m["classes_present"] == 10 and "fid" not in m
-    assert "not computed" in how["fid, kid"] and FID_WEIGHTS in how["fid, kid"]
+    assert "not computed" in how["fid, kid, is"] and FID_WEIGHTS in how["fid, kid, is"]
     collapsed = real[:1].repeat(len(real), 1, 1, 1)
     m = image_metrics(collapsed, digits8, cfg, torch.device("cpu"), None, {})
     assert (
@@ -70,6 +70,7 @@ def test_fid_and_kid_with_weights_on_disk(tmp_path):
     fake = torch.rand(20, 1, 8, 8) * 2 - 1
     how: dict[str, str] = {}
     m = image_metrics(fake, data, cfg, torch.device("cpu"), str(weights), how)
-    assert m["fid"] > 0 and "kid" in m and str(weights) in how["fid, kid"]
+    assert m["fid"] > 0 and "kid" in m and str(weights) in how["fid, kid, is"]
+    assert m["is"] >= 1 and m["is_std"] >= 0 and "10 splits" in how["fid, kid, is"]
     with pytest.raises(Exception, match="no such file"):
         image_metrics(fake, data, cfg, torch.device("cpu"), str(tmp_path / "missing.pth"), {})

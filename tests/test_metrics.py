@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from gan_cli import metrics as M
-from gan_cli.metrics import jsd_estimate, mixture_metrics
+from gan_cli.metrics import (
+    feature_stats,
+    frechet_distance,
+    jsd_estimate,
+    kernel_inception_distance,
+    mixture_metrics,
+)
 from tests.helpers import (
     mixture,
 )
@@ -149,3 +155,66 @@ def test_distinct_shows_a_generator_that_emits_a_fixed_set_of_points():
     # three equal points and two others: 2 of 5 distinct
     x = torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
     assert mixture_metrics(x, centers, std)["distinct"] == pytest.approx(0.4)
+
+
+def test_frechet_distance_equals_pytorch_fid_s_on_the_same_features():
+    import numpy as np
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 16))
+    b = rng.normal(size=(400, 16)) @ rng.normal(size=(16, 16)) * 0.3 + 0.5
+    mu1, s1 = a.mean(0), np.cov(a, rowvar=False)
+    mu2, s2 = b.mean(0), np.cov(b, rowvar=False)
+    ours = frechet_distance(*feature_stats(torch.from_numpy(a)), *feature_stats(torch.from_numpy(b)))
+    assert ours == pytest.approx(calculate_frechet_distance(mu1, s1, mu2, s2), rel=1e-6)
+
+
+def test_kid_equals_the_unbiased_mmd_written_out():
+    """With one subset holding every sample, KID is the unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(60, 8)), rng.normal(loc=0.3, size=(60, 8))
+    d = x.shape[1]
+    k = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
+    m = len(x)
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    direct = (
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        - 2 * kxy.mean()
+    )
+    ours, spread = kernel_inception_distance(
+        torch.from_numpy(x), torch.from_numpy(y), subsets=1, subset_size=60
+    )
+    assert ours == pytest.approx(direct, rel=1e-7) and spread == 0.0
+    # subsets of the data: the mean of the same estimate over random subsets
+    mean, std = kernel_inception_distance(
+        torch.from_numpy(x), torch.from_numpy(y), subsets=50, subset_size=30
+    )
+    assert mean == pytest.approx(direct, abs=3 * std / 50**0.5 + 1e-3) and std > 0
+
+
+def test_inception_score_over_splits_as_torch_fidelity_computes_it():
+    import numpy as np
+
+    from gan_cli.metrics import inception_score_splits
+
+    rng = np.random.default_rng(2)
+    logits = rng.normal(scale=3.0, size=(1003, 12))  # not a multiple of 10: uneven splits
+    # torch-fidelity's protocol written out: shuffle with RandomState(2020), parts i*N//10 .. (i+1)*N//10
+    x = logits[np.random.RandomState(2020).permutation(len(logits))]
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    scores = []
+    for i in range(10):
+        part = p[i * len(x) // 10 : (i + 1) * len(x) // 10]
+        kl = (part * (np.log(part) - np.log(part.mean(0, keepdims=True)))).sum(1)
+        scores.append(np.exp(kl.mean()))
+    mean, std = inception_score_splits(torch.from_numpy(logits))
+    assert mean == pytest.approx(np.mean(scores), rel=1e-9) and std == pytest.approx(np.std(scores), rel=1e-9)
+    # closed forms: equal logits everywhere score 1; K classes each predicted surely and evenly score K
+    assert inception_score_splits(torch.zeros(100, 5))[0] == pytest.approx(1.0)
+    sure = torch.eye(5).repeat(40, 1) * 50
+    assert inception_score_splits(sure, shuffle=False)[0] == pytest.approx(5.0, rel=1e-6)
