@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils import parametrize
 
 from gan_cli.registry import Registry
 
@@ -24,10 +25,55 @@ class DOut(NamedTuple):
     codes: Tensor | None = None  # InfoGAN's estimates of z's code [N, K]
 
 
+class SpectralNorm(nn.Module):
+    """A parametrization W -> W / sigma(W), sigma the largest singular value of W as a matrix [out, -1],
+    estimated by power iteration as SNGAN's code does it (Miyato et al. 2018, Algorithm 1; Chainer's
+    sngan_projection and torch.nn.utils.spectral_norm): each training forward sets v = W^T u / |W^T u|, then
+    u = W v / |W v|, and sigma = u^T W v. (torch.nn.utils.parametrizations.spectral_norm updates u before v,
+    which gives other numbers after each step.) u and v are buffers with the names torch's parametrization
+    uses (`parametrizations.weight.0._u`, `_v`), updated in place, so checkpoints carry them and CUDA graphs
+    can capture the update."""
+
+    def __init__(self, weight: Tensor, dim: int = 0, eps: float = 1e-12) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        mat = self._matrix(weight.detach())
+        self.register_buffer("_u", F.normalize(mat.new_empty(mat.shape[0]).normal_(), dim=0, eps=eps))
+        self.register_buffer("_v", F.normalize(mat.new_empty(mat.shape[1]).normal_(), dim=0, eps=eps))
+        self._power_method(mat, 15)  # start near the top singular vectors, as torch's parametrization does
+
+    def _matrix(self, weight: Tensor) -> Tensor:
+        if self.dim != 0:  # a transposed convolution's output channels are its second axis
+            weight = weight.movedim(self.dim, 0)
+        return weight.flatten(1)
+
+    @torch.no_grad()
+    def _power_method(self, mat: Tensor, iterations: int) -> None:
+        for _ in range(iterations):
+            self._v = F.normalize(torch.mv(mat.T, self._u), dim=0, eps=self.eps, out=self._v)
+            self._u = F.normalize(torch.mv(mat, self._v), dim=0, eps=self.eps, out=self._u)
+
+    def forward(self, weight: Tensor) -> Tensor:
+        mat = self._matrix(weight)
+        if self.training:
+            self._power_method(mat.detach(), 1)
+        u = self._u.clone(memory_format=torch.contiguous_format)  # autograd must not see the in-place update
+        v = self._v.clone(memory_format=torch.contiguous_format)
+        sigma = torch.vdot(u, torch.mv(mat, v))
+        return weight / sigma
+
+
+def spectral_norm(module: nn.Module) -> nn.Module:
+    """`module.weight` spectrally normalised (SpectralNorm), in place."""
+    dim = 1 if isinstance(module, nn.ConvTranspose2d) else 0
+    parametrize.register_parametrization(module, "weight", SpectralNorm(module.weight, dim))
+    return module
+
+
 def spectral_normalize(D: nn.Module) -> nn.Module:
     """model.d_norm=spectral (Miyato et al. 2018): every convolution and linear layer of D divided by its
-    largest singular value, estimated by one power iteration per training forward. The iteration's vectors
-    are buffers, saved in checkpoints, so a resumed run continues exactly."""
+    largest singular value, estimated by one power iteration per training forward (SpectralNorm). The
+    iteration's vectors are buffers, saved in checkpoints, so a resumed run continues exactly."""
     for module in list(D.modules()):
         if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
             spectral_norm(module)

@@ -10,9 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
 
-from gan_cli.nets.base import DOut
+from gan_cli.nets.base import DOut, spectral_norm
 
 
 def category(z0: Tensor, classes: int, cdf: Tensor | None = None) -> Tensor:

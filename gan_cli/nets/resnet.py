@@ -1,13 +1,15 @@
-"""The ResNet generator and discriminator of SNGAN (Miyato et al. 2018, appendix B, Table 4: the CIFAR-10
-networks), adapting to 32, 48, 64 and 128 pixels, grey or RGB.
+"""The ResNet generator and discriminator of SNGAN (Miyato et al. 2018, appendix B) for 32, 48, 64 and 128
+pixels, grey or RGB, laid out as in SNGAN's code and kwotsin/mimicry (tests/fixtures/mimicry checks them
+number for number against mimicry's networks).
 
-G: z -> a linear layer to a bottom x bottom map of ngf channels (4x4; 6x6 at 48 pixels), then up-sampling
+G: z -> a linear layer to a bottom x bottom map (4x4; 6x6 at 48 pixels) of ngf channels, then up-sampling
 residual blocks (batch norm, ReLU, nearest up-sampling, 3x3 convolutions; a 1x1 convolution on the
 shortcut), then batch norm, ReLU, a 3x3 convolution to the image and tanh. D: an "optimized" first block
-(convolutions before the first ReLU, average pooling on both paths), down-sampling residual blocks, two
-blocks at the last resolution, ReLU, global sum pooling and a linear layer to the logit. At 32 and 48
-pixels every block has ngf (G) or ndf (D) channels, as in the paper (ngf=256, ndf=128); above, as in
-BigGAN, G starts wider and halves towards the image, and D doubles as it down-samples.
+(convolutions before the first ReLU, average pooling on both paths), residual blocks, ReLU, global sum
+pooling and a linear layer to the logit. At 32 pixels (the CIFAR-10 networks, Table 4) every block has ngf
+(G) or ndf (D) channels; at 48 (STL-10, Table 5), 64 and 128 (the ImageNet networks of SNGAN's code) ngf
+is G's widest width, halved block by block towards the image, and ndf D's widest, reached by doubling
+from ndf / 16 as D down-samples.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from gan_cli.errors import ConfigError
 from gan_cli.nets.base import MODELS, DOut, spectral_normalize
 from gan_cli.nets.dcgan import ClassBatchNorm2d
 
-SIZES = {32: (4, 3), 48: (6, 3), 64: (4, 4), 128: (4, 5)}  # image size: (bottom map size, up-samplings)
+BOTTOM = {32: 4, 48: 6, 64: 4, 128: 4}  # image size: G's first map
+G_WIDTHS = {32: (1, 1, 1, 1), 48: (1, 2, 4, 8), 64: (1, 2, 4, 8, 16), 128: (1, 1, 2, 4, 8, 16)}  # ngf / d
+# D's blocks: (ndf / d channels, down-sampling or not); the first is the optimized block
+D_BLOCKS = {
+    32: ((1, True), (1, True), (1, False), (1, False)),
+    48: ((16, True), (8, True), (4, True), (2, True), (1, False)),
+    64: ((16, True), (8, True), (4, True), (2, True), (1, True)),
+    128: ((16, True), (8, True), (4, True), (2, True), (1, True), (1, False)),
+}
+SIZES = tuple(BOTTOM)
 
 
 class GBlock(nn.Module):
@@ -45,11 +56,11 @@ class GBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    def __init__(self, nz: int, ngf: int, nc: int, bottom: int, n: int, classes: int = 0) -> None:
+    def __init__(self, nz: int, widths: list[int], nc: int, bottom: int, classes: int = 0) -> None:
         super().__init__()
-        widths = [ngf * 2 ** max(0, n - 3 - i) for i in range(n + 1)]  # 32, 48: all ngf
         self.nz, self.classes, self.bottom, self.width = nz, classes, bottom, widths[0]
         self.fc = nn.Linear(nz, bottom * bottom * widths[0])
+        n = len(widths) - 1
         self.blocks = nn.ModuleList(GBlock(widths[i], widths[i + 1], classes) for i in range(n))
         self.bn = nn.BatchNorm2d(widths[-1])
         self.out = nn.Conv2d(widths[-1], nc, 3, 1, 1)
@@ -63,12 +74,15 @@ class ResNetGenerator(nn.Module):
 
 
 class DBlock(nn.Module):
-    """Residual block of D, down-sampling by average pooling or not; `optimized`: SNGAN's first block."""
+    """Residual block of D, down-sampling by average pooling or not; `optimized`: SNGAN's first block. As in
+    SNGAN's code, a block that widens does so in its second convolution (the first keeps cin channels); the
+    optimized block, which reads the image, widens in its first."""
 
     def __init__(self, cin: int, cout: int, down: bool, optimized: bool = False) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        hidden = cout if optimized else cin
+        self.conv1 = nn.Conv2d(cin, hidden, 3, 1, 1)
+        self.conv2 = nn.Conv2d(hidden, cout, 3, 1, 1)
         self.shortcut = nn.Conv2d(cin, cout, 1) if down or cin != cout else None
         self.down, self.optimized = down, optimized
 
@@ -90,17 +104,15 @@ class SumPool(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    def __init__(self, ndf: int, nc: int, n: int) -> None:
+    def __init__(self, blocks: list[tuple[int, bool]], nc: int) -> None:
         super().__init__()
-        blocks: list[nn.Module] = [DBlock(nc, ndf, down=True, optimized=True)]
-        width = ndf
-        for k in range(1, n - 1):  # down to the bottom map's size times 2
-            out = ndf * 2 ** max(0, k - 1)  # 32, 48: all ndf
-            blocks.append(DBlock(width, out, down=True))
+        layers: list[nn.Module] = []
+        width = nc
+        for i, (out, down) in enumerate(blocks):
+            layers.append(DBlock(width, out, down=down, optimized=i == 0))
             width = out
-        blocks += [DBlock(width, width, down=False), DBlock(width, width, down=False)]
         # main: the blocks, then the features [N, width] the logit layer reads (a projection or Q head too)
-        self.main = nn.Sequential(*blocks, nn.ReLU(), SumPool(), nn.Linear(width, 1))
+        self.main = nn.Sequential(*layers, nn.ReLU(), SumPool(), nn.Linear(width, 1))
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:  # x [N, nc, S, S] -> logits [N]
         return DOut(self.main(x).squeeze(1))
@@ -135,10 +147,19 @@ def resnet(cfg, shape: tuple[int, ...], pac: int = 1) -> tuple[nn.Module, nn.Mod
             f"model.d_norm={d_norm}: the ResNet discriminator has no normalisation layers; use "
             "model.d_norm=spectral (SNGAN) or none."
         )
-    nc, (bottom, n) = shape[0], SIZES[shape[1]]
+    size, nc = shape[1], shape[0]
+    for key, widest, halvings in (
+        ("ngf", cfg.ngf, max(G_WIDTHS[size])),
+        ("ndf", cfg.ndf, D_BLOCKS[size][0][0]),
+    ):
+        if widest % halvings:
+            raise ConfigError(
+                f"model.{key}={widest}: at {size} pixels the ResNet halves it down to {key} / {halvings}, so "
+                f"it must be a multiple of {halvings} (e.g. {halvings * max(1, widest // halvings)})."
+            )
     classes = int(cfg.get("latent_classes", 0)) if cfg.get("g_class_norm", False) else 0
-    G = ResNetGenerator(cfg.nz, cfg.ngf, nc, bottom, n, classes)
-    D = ResNetDiscriminator(cfg.ndf, nc * pac, n)
+    G = ResNetGenerator(cfg.nz, [cfg.ngf // d for d in G_WIDTHS[size]], nc, BOTTOM[size], classes)
+    D = ResNetDiscriminator([(cfg.ndf // d, down) for d, down in D_BLOCKS[size]], nc * pac)
     init_weights(G)
     init_weights(D)
     if d_norm == "spectral":

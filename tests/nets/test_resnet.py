@@ -46,7 +46,7 @@ def test_cifar_networks_have_the_papers_layers_and_parameter_counts():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_every_size_and_channel_count_builds(size, channels):
     G, D = MODELS.build(
-        group_cfg(ModelConfig, "resnet", nz=8, ngf=8, ndf=8, d_norm="spectral"), (channels, size, size)
+        group_cfg(ModelConfig, "resnet", nz=8, ngf=16, ndf=16, d_norm="spectral"), (channels, size, size)
     )
     fake = G(torch.randn(2, 8))
     assert fake.shape == (2, channels, size, size) and fake.abs().max() <= 1
@@ -113,3 +113,11 @@ def test_sngan_initialisation_gains():
     assert gain(G.blocks[0].shortcut) == pytest.approx(1.0, rel=0.1)
     assert gain(D.main[0].conv1) == pytest.approx(2**0.5, rel=0.1)
     assert gain(D.main[-1]) == pytest.approx(1.0, rel=0.2)
+
+
+def test_widths_that_do_not_halve_evenly_are_refused_by_name():
+    with pytest.raises(ConfigError, match="model.ngf=24: at 64 pixels .* multiple of 16"):
+        MODELS.build(group_cfg(ModelConfig, "resnet", nz=8, ngf=24, ndf=32, d_norm="none"), (3, 64, 64))
+    with pytest.raises(ConfigError, match="model.ndf=8"):
+        MODELS.build(group_cfg(ModelConfig, "resnet", nz=8, ngf=16, ndf=8, d_norm="none"), (3, 48, 48))
+    MODELS.build(group_cfg(ModelConfig, "resnet", nz=8, ngf=24, ndf=8, d_norm="none"), (3, 32, 32))  # all equal
