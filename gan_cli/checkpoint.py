@@ -165,6 +165,8 @@ class Training:
             "data_shape": list(self.data.shape),
             "z_fixed": self.z_fixed.cpu(),
             "scalers": self.precision.state_dict() if self.precision is not None else None,
+            # tricks with a state of their own (ADA's p); Run holds the tricks
+            "tricks": {t.name: t.state_dict() for t in getattr(self, "tricks", []) if t.state_dict()},
             "rng": rng_state(),
             "config": config,
             "version": 1,
@@ -182,4 +184,7 @@ class Training:
         self.z_fixed = state["z_fixed"].to(self.z_fixed.device)
         if self.precision is not None and state.get("scalers"):
             self.precision.load_state_dict(state["scalers"])
+        for trick in getattr(self, "tricks", []):
+            if trick.name in state.get("tricks", {}):
+                trick.load_state_dict(state["tricks"][trick.name])
         set_rng_state(state["rng"])

@@ -121,6 +121,13 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory for convolutional models (faster with oneDNN and cuDNN)
     world_size: int = 1  # data-parallel processes gan-train starts (DDP; gloo on CPU, NCCL on CUDA)
     diffaug: list[str] = field(default_factory=list)  # DiffAugment of D's inputs: [translation,cutout]
+    # ADA's augmentation of every image D sees (StyleGAN2-ADA's bgc pipe): none | ada (p adapts to D's
+    # overfitting) | fixed (p = augment_p throughout)
+    augment: str = "none"
+    augment_p: float = 0.0  # the augmentation probability p: fixed's constant, ada's start
+    ada_target: float = 0.6  # ada: the target of r_t = E[sign(D(real))]
+    ada_interval: int = 4  # ada: steps between adjustments of p
+    ada_kimg: float = 500.0  # ada: thousands of images for p to move by 1
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, falling linearly to 0 (0 = off)...
     instance_noise_until: float = 0.5  # ...at this fraction of train.steps
     # linear | geometric (to 1/100 of the start, then 0) | mixed (each sample's std log-uniform between
@@ -250,6 +257,7 @@ def _check_train(t: Any) -> None:
         _require(t[key] >= 0, f"train.{key}", t[key], "It must be 0 or a positive whole number.")
     _require(t.precision in PRECISIONS, "train.precision", t.precision, "Use auto, fp32, bf16 or fp16.")
     parse_diffaug(t.diffaug)  # unknown transform names: a ConfigError naming train.diffaug
+    _check_augment(t)
     _require(
         t.compile in COMPILE_MODES,
         "train.compile",
@@ -264,6 +272,26 @@ def _check_train(t: Any) -> None:
         dev,
         "Use auto, cpu, cuda or cuda:N.",
     )
+
+
+def _check_augment(t: Any) -> None:
+    _require(
+        t.augment in ("none", "ada", "fixed"),
+        "train.augment",
+        t.augment,
+        "Use none, ada (adaptive discriminator augmentation) or fixed (train.augment_p throughout).",
+    )
+    _require(0.0 <= t.augment_p <= 1.0, "train.augment_p", t.augment_p, "It is a probability, in [0, 1].")
+    _require(
+        t.augment == "none" or not t.diffaug,
+        "train.augment",
+        t.augment,
+        f"ADA's augmentation and DiffAugment (train.diffaug={list(t.diffaug)}) both augment what D sees; "
+        "use one of them (train.diffaug=[] or train.augment=none).",
+    )
+    _require(0.0 < t.ada_target < 1.0, "train.ada_target", t.ada_target, "It must be in (0, 1), e.g. 0.6.")
+    _require(t.ada_interval >= 1, "train.ada_interval", t.ada_interval, "It must be at least 1, e.g. 4.")
+    _require(t.ada_kimg > 0, "train.ada_kimg", t.ada_kimg, "It must be positive, e.g. 500.")
 
 
 def _check_optimizer(o: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gan_cli.tricks import (  # noqa: F401  (each registers its builders)
+    ada,
     conditional,
     diffaug,
     drift,
@@ -32,6 +33,7 @@ HOOK_ORDER = (
     "packing",
     "topk",
     "diffaug",
+    "ada",
     "instance_noise",
     "r1",
     "gradient_penalty",

@@ -87,6 +87,13 @@ class Trick:
         """Terms added to G's loss (b.fake_out: D's verdicts in G's update)."""
         return {}
 
+    # -- a trick's own state (ADA's p): saved in checkpoints under its name, restored on resume
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what state_dict() returned."""
+
     # -- a step captured as a CUDA graph (train.cuda_graph)
     def graph_key(self, step: int, d_updates: range, cfg: Any) -> Hashable:
         """The plain Python values the hooks above take from the step number (a penalty due or not, an

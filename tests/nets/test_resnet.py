@@ -120,4 +120,6 @@ def test_widths_that_do_not_halve_evenly_are_refused_by_name():
         MODELS.build(group_cfg(ModelConfig, "resnet", nz=8, ngf=24, ndf=32, d_norm="none"), (3, 64, 64))
     with pytest.raises(ConfigError, match="model.ndf=8"):
         MODELS.build(group_cfg(ModelConfig, "resnet", nz=8, ngf=16, ndf=8, d_norm="none"), (3, 48, 48))
-    MODELS.build(group_cfg(ModelConfig, "resnet", nz=8, ngf=24, ndf=8, d_norm="none"), (3, 32, 32))  # all equal
+    MODELS.build(
+        group_cfg(ModelConfig, "resnet", nz=8, ngf=24, ndf=8, d_norm="none"), (3, 32, 32)
+    )  # all equal
