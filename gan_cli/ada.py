@@ -101,7 +101,13 @@ class AugmentPipe(nn.Module):
         d = Draw(n, p, images.device, percentile)
         self.last = d.params  # the last call's parameters by op (tests read them)
         G_inv, geo_on = self.geometry(d, w, h)
-        images = torch.where(geo_on.view(-1, 1, 1, 1), self.resample(images, G_inv), images)
+        # only the images that drew a geometric op are resampled (and set the padding): at the small p
+        # ADA mostly runs at, most skip it (the count is read on the host, as the padding is anyway)
+        on = geo_on.nonzero().squeeze(1)
+        if len(on) == n:
+            images = self.resample(images, G_inv)
+        elif len(on):
+            images = images.index_put((on,), self.resample(images[on], G_inv[on]))
         C, col_on = self.colour(d, c)
         return torch.where(col_on.view(-1, 1, 1, 1), self.recolour(images, C), images)
 

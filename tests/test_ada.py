@@ -41,12 +41,18 @@ def test_p_zero_is_the_identity_bit_for_bit(channels):
     assert torch.equal(AugmentPipe()(x, torch.tensor(0.0)), x)
 
 
+def draws(n: int, p: float, on: bool = False) -> dict:
+    """Every op's draws for n RGB images at p, as the pipe makes them (without transforming anything)."""
+    pipe, d = AugmentPipe(), Draw(n, torch.tensor(p), torch.device("cpu"), None)
+    pipe.geometry(d, 8, 8)
+    pipe.colour(d, 3)
+    return d.params if on else {name: param for name, (param, _) in d.params.items()}
+
+
 def test_at_p_one_each_op_follows_its_spec():
     torch.manual_seed(0)
     n = 20000
-    pipe = AugmentPipe()
-    pipe(torch.zeros(n, 3, 8, 8), 1.0)
-    d = {name: param for name, (param, _) in pipe.last.items()}
+    d = draws(n, 1.0)
     assert d["xflip"].mean() == pytest.approx(0.5, abs=0.02)  # flipped or not
     assert torch.bincount(d["rotate90"].long(), minlength=4).float().div(n).sub(0.25).abs().max() < 0.02
     assert d["xint"].abs().max() <= 0.125 and d["xint"].std() == pytest.approx(0.125 / math.sqrt(3), rel=0.05)
@@ -66,12 +72,11 @@ def test_at_p_one_each_op_follows_its_spec():
 def test_at_p_each_op_is_on_for_that_share_of_images_and_rotation_for_p_overall():
     torch.manual_seed(1)
     n, p = 20000, 0.3
-    pipe = AugmentPipe()
-    pipe(torch.zeros(n, 3, 8, 8), p)
-    for name, (_, on) in pipe.last.items():
+    last = draws(n, p, on=True)
+    for name, (_, on) in last.items():
         if not name.startswith("rotate_"):
             assert on.float().mean() == pytest.approx(p, abs=0.015), name
-    either = pipe.last["rotate_pre"][1] | pipe.last["rotate_post"][1]  # P(pre or post) = p
+    either = last["rotate_pre"][1] | last["rotate_post"][1]  # P(pre or post) = p
     assert either.float().mean() == pytest.approx(p, abs=0.015)
 
 
