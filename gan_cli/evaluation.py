@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from gan_cli import metrics as M
-from gan_cli.classifier import get_classifier, split
+from gan_cli.classifier import get_classifier, split, to_float
+from gan_cli.copies import copy_metrics
 from gan_cli.errors import UserError
 from gan_cli.inception import InceptionFeatures, get_weights
 from gan_cli.losses import build_loss
@@ -40,9 +41,13 @@ def evaluate(
     inception: str | None = None,
     how: dict[str, str] | None = None,
     ratio: tuple[nn.Module, float] | None = None,
+    train: torch.Tensor | None = None,
+    pairs: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Metrics for the run described by cfg: PacGAN's for 2-D mixtures, classifier (and Inception) metrics
-    for images, the JSD gauge for log losses. `how`, if given, receives how each number was computed."""
+    for images, the JSD gauge for log losses. `how`, if given, receives how each number was computed;
+    `train`: the images G trained on, when `data` holds others (split=test; default data.images); `pairs`,
+    if given, receives the closest sample / training-image pairs (copies.py)."""
     results: dict[str, Any] = {}
     how = {} if how is None else how
     if data.kind == "points":
@@ -68,7 +73,7 @@ def evaluate(
             )
     else:
         fake = quantize(generate(G_sample, cfg.model.nz, num, seed, device))
-        results.update(image_metrics(fake, data, cfg, device, inception, how))
+        results.update(image_metrics(fake, data, cfg, device, inception, how, train, pairs))
     if build_loss(cfg.loss).estimates_probability:  # minimax, nonsaturating: the JSD gauge applies
         gen = torch.Generator().manual_seed(seed + 1)
         pac = int(cfg.model.get("pac", 1))
@@ -109,14 +114,23 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 
 
 def image_metrics(
-    fake: torch.Tensor, data: Any, cfg: Any, device: torch.device, inception: str | None, how: dict[str, str]
+    fake: torch.Tensor,
+    data: Any,
+    cfg: Any,
+    device: torch.device,
+    inception: str | None,
+    how: dict[str, str],
+    train: torch.Tensor | None = None,
+    pairs: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Classifier-feature metrics against the held-out real images; FID, KID and the Inception Score with
     the Inception weights (on disk, or downloaded into the torch hub cache on first use)."""
     weights, why = get_weights(inception)  # before anything is computed: a wrong path is an error at once
     results: dict[str, Any] = {}
+    train = data.images if train is None else train
     if data.labels is None and weights is not None:  # unlabelled data: the Inception metrics only
         ref = data.images.cpu()[split(len(data.images))[1]]
+        results.update(copy_metrics(fake, train, None, how, pairs))
     else:
         if data.labels is None:
             raise UserError(
@@ -126,6 +140,7 @@ def image_metrics(
         clf = get_classifier(cfg.dataset.name, data.images, data.labels)
         ref = clf.reference
         results.update(classifier_metrics(clf, fake, cfg.dataset.name, how))
+        results.update(copy_metrics(fake, train, lambda x: clf.outputs(x)[0], how, pairs))
     if weights is None:
         how["fid, kid, is"] = f"not computed: {why}"
         return results
@@ -151,12 +166,16 @@ def classifier_metrics(clf: Any, fake: torch.Tensor, name: str, how: dict[str, s
     f_fake, p_fake = clf.outputs(fake)
     n = min(len(ref), len(fake))  # k-NN precision/recall compare sets of equal size
     precision, recall = M.knn_precision_recall(f_real[:n], f_fake[:n], k=3)
+    # the same in pixels: an independent judge of diversity (classifier features can hide look-alikes)
+    pixels = M.knn_precision_recall(to_float(ref[:n]).flatten(1), fake[:n].flatten(1), k=3)
     is_fake, is_real = M.inception_score(p_fake), M.inception_score(p_real)
     hist_fake, hist_real = M.class_histogram(p_fake), M.class_histogram(p_real)
     results = {
         "fd_classifier": M.frechet_distance(*M.feature_stats(f_real), *M.feature_stats(f_fake)),
         "precision": precision,
         "recall": recall,
+        "precision_pixels": pixels[0],
+        "recall_pixels": pixels[1],
         "is_classifier": is_fake,
         "is_classifier_real": is_real,
         "is_ratio": is_fake / is_real,
@@ -174,5 +193,9 @@ def classifier_metrics(clf: Any, fake: torch.Tensor, name: str, how: dict[str, s
         f"precision/recall: Kynkaanniemi et al. 2019, k=3, on {n} real and {n} generated; is_classifier = "
         "exp(E KL(p(y|x) || p(y))) (is_classifier_real: the same for the held-out real images); a class is "
         "present when it is the top class of at least 1/4 of a uniform share of the samples"
+    )
+    how["precision_pixels, recall_pixels"] = (
+        f"the same k-NN precision and recall (k=3, {n} and {n}) on the images' pixels in [-1, 1] instead of "
+        "the classifier's features: an independent judge of how alike the samples are"
     )
     return results

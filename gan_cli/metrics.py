@@ -93,6 +93,33 @@ def knn_precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float,
     return inside(fake, real, radii(real)), inside(real, fake, radii(fake))
 
 
+def nearest(x: Tensor, ref: Tensor, exclude_self: bool = False, chunk: int = 1024) -> tuple[Tensor, Tensor]:
+    """Each row of x's nearest row of ref, in chunks (x [N, D], ref [M, D]): (distances [N], indices [N]).
+    exclude_self: x is ref, and a row's own distance (0) does not count."""
+    x, ref = x.detach().flatten(1).float().cpu(), ref.detach().flatten(1).float().cpu()
+    dists, idx = [], []
+    for start in range(0, len(x), chunk):
+        d = torch.cdist(x[start : start + chunk], ref, compute_mode="donot_use_mm_for_euclid_dist")
+        if exclude_self:
+            rows = torch.arange(len(d))
+            d[rows, rows + start] = float("inf")
+        v, i = d.min(dim=1)
+        dists.append(v)
+        idx.append(i)
+    return torch.cat(dists), torch.cat(idx)
+
+
+def copy_share(fake: Tensor, train: Tensor, percentile: float = 1.0) -> tuple[float, float, Tensor, Tensor]:
+    """How many samples look copied from the training set: the share of `fake` whose nearest training row
+    is nearer than the `percentile`-th percentile of the training rows' own nearest-neighbour distances
+    (so held-out real data scores about percentile / 100, and copies of training rows 1). Returns (share,
+    that threshold, each sample's distance [N] and nearest training row [N])."""
+    own, _ = nearest(train, train, exclude_self=True)
+    threshold = float(torch.quantile(own.double(), percentile / 100))
+    dist, idx = nearest(fake, train)
+    return float((dist < threshold).double().mean()), threshold, dist, idx
+
+
 def kernel_inception_distance(
     real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float]:

@@ -85,8 +85,13 @@ def test_gan_eval_on_an_image_run(tmp_path):
         "is_classifier",
         "is_classifier_real",
         "classes_present",
+        "precision_pixels",
+        "recall_pixels",
+        "copies_pixels",
+        "copies_features",
     ):
         assert key in metrics, key
+    assert (run / "copies.png").is_file()  # the closest sample / training-image pairs
     # recomputed here in numpy from the same samples (seed 0, rounded to 8 bits) and classifier
     import numpy as np
     import torch
@@ -113,6 +118,10 @@ def test_gan_eval_on_an_image_run(tmp_path):
 
     radius = np.sort(dist(r, r), axis=1)[:, 3]  # the 3rd nearest other real point (index 0: itself)
     assert metrics["precision"] == pytest.approx((dist(f, r) <= radius[None]).any(1).mean(), abs=1e-9)
+    r = (clf.reference[:n].double() / 127.5 - 1).flatten(1).numpy()  # the same in pixels
+    f = fake[:n].double().flatten(1).numpy()
+    radius = np.sort(dist(r, r), axis=1)[:, 3]
+    assert metrics["precision_pixels"] == pytest.approx((dist(f, r) <= radius[None]).any(1).mean(), abs=1e-9)
     assert "held-out" in written["how"]["fd_classifier, precision, recall, is_classifier, classes_present"]
     # the tests' Inception URL is a closed loopback port: offline, the note says how to get the weights
     why = written["how"]["fid, kid, is"]
