@@ -305,8 +305,8 @@ def table(results: list[dict], rows: list[str]) -> str:
         lines += [
             "",
             "| run | setting | classes present | classifier IS / real IS | precision (k=3) | recall (k=3) "
-            "| precision (pixels) | recall (pixels) | Frechet distance (classifier) | seeds | minutes per run "
-            "| runs at once x threads | machine |",
+            "| precision (pixels) | recall (pixels) | Frechet distance (classifier) | seeds "
+            "| minutes per run | runs at once x threads | machine |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [table_line(row, results, IMAGE_KEYS) for row in image_rows]
