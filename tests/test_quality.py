@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.quality import ROWS, meets, table
 
 
@@ -167,3 +169,19 @@ def test_the_real_mnist_split_keeps_the_held_out_digits_apart():
     assert np.bincount(ty).tolist() == [TRAIN_PER_CLASS] * 10 and np.bincount(vy).tolist() == [100] * 10
     assert not set(tx[:, 0, 0]) & set(vx[:, 0, 0])  # no digit in both
     assert ty[:10].tolist() != sorted(ty[:10].tolist()) or len(set(ty[:20])) > 1  # shuffled, not class order
+
+
+def test_fewer_training_digits_per_class_leave_the_held_out_digits_as_they_were():
+    import numpy as np
+
+    from benchmarks.mnist_real import split
+
+    y = np.repeat(np.arange(10), 500)
+    x = np.arange(5000)[:, None, None] * np.ones((1, 2, 2), np.int64)
+    (_, _), (full_vx, _) = split(x, y)
+    (tx, ty), (vx, _) = split(x, y, per_class=100)
+    assert len(tx) == 1000 and np.bincount(ty).tolist() == [100] * 10
+    assert np.array_equal(vx, full_vx)  # the same 1,000 held-out digits
+    assert set(tx[:, 0, 0]) <= set(split(x, y)[0][0][:, 0, 0])  # a subset of the 4,000
+    with pytest.raises(SystemExit, match="per-class"):
+        split(x, y, per_class=401)
