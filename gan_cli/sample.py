@@ -1,6 +1,7 @@
 """gan-sample run=RUN_DIR num=N out=FILE [seed=S]: draw samples from a trained run's last checkpoint.
 
-`.png` writes an image grid (2-D datasets: a scatter plot over D's heat map); `.npy` writes raw samples:
+`.png` writes an image grid, small images enlarged to about 512 pixels across (scale=K: K x K pixels each;
+2-D datasets: a scatter plot over D's heat map); `.npy` writes raw samples at the model's resolution:
 images as float32 in [0, 1] with shape (N, C, H, W), 2-D points as (N, 2) in data coordinates.
 2-D runs trained with train.rejection_steps are sampled through discriminator rejection sampling unless
 rejection=false. label=K draws only class K of a run with model.latent_classes (with model.conditional, the
@@ -30,7 +31,7 @@ from gan_cli.tracking import save_grid
 
 USAGE = (
     "usage: gan-sample run=RUN_DIR num=N out=FILE.png|FILE.npy [seed=S] [device=auto|cpu|cuda] "
-    "[rejection=auto|true|false] [label=K]"
+    "[rejection=auto|true|false] [label=K] [scale=K]"
 )
 
 
@@ -44,6 +45,7 @@ class SampleConfig:
     batch: int = 1024  # samples generated per forward pass
     rejection: str = "auto"  # 2-D runs: rejection sampling: auto (when the run has it) | true | false
     label: int = -1  # runs with model.latent_classes: only this class (conditional runs: the dataset's label)
+    scale: int = 0  # .png grids: each pixel as scale x scale pixels (0: about 512 pixels across)
 
 
 def parse(argv: list[str]) -> SampleConfig:
@@ -53,6 +55,8 @@ def parse(argv: list[str]) -> SampleConfig:
     sample_cfg: SampleConfig = parse_key_values(argv, SampleConfig, USAGE)
     if sample_cfg.num < 1:
         raise UserError(f"num={sample_cfg.num}: ask for at least one sample.")
+    if sample_cfg.scale < 0:
+        raise UserError(f"scale={sample_cfg.scale}: give a whole factor of at least 1, or 0 (about 512 px).")
     if sample_cfg.batch < 1:
         raise UserError(f"batch={sample_cfg.batch}: it must be at least 1.")
     sample_cfg.rejection = str(sample_cfg.rejection).lower()  # (the parser reads true/false as booleans)
@@ -97,7 +101,7 @@ def sample(args: SampleConfig) -> Path:
         array = ((fake + 1) / 2).clamp_(0, 1) if is_image else fake  # images: [N, C, H, W] in [0, 1]
         np.save(out, array.numpy().astype(np.float32))
     elif is_image:
-        save_grid(fake, out)
+        save_grid(fake, out, args.scale)
     else:
         data = DATASETS.build(cfg.dataset, args.seed, torch.device("cpu"))
         real = data.sample_cpu(args.num, torch.Generator().manual_seed(args.seed))

@@ -28,7 +28,20 @@ def test_gan_sample_images(trained_runs, tmp_path):
     assert proc.returncode == 0, proc.stderr
     from PIL import Image
 
-    assert Image.open(tmp_path / "grid.png").size == (4 * 18 + 2, 4 * 18 + 2)  # 4x4 grid of 16px + padding
+    # a 4x4 grid of 16 px digits with 2 px padding is 74 px: enlarged 7x (nearest) to about 512 px across
+    side = 4 * 18 + 2
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert grid.shape[:2] == (7 * side, 7 * side)
+    assert (grid[::7, ::7] == grid[6::7, 6::7]).all()  # each pixel a 7 x 7 block of one value
+    proc = run_cli(
+        ["gan-sample", f"run={run}", "num=16", f"out={tmp_path / 'g2.png'}", "scale=2"], cwd=tmp_path
+    )
+    assert proc.returncode == 0 and Image.open(tmp_path / "g2.png").size == (2 * side, 2 * side)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "g2.png"))[::2, ::2], grid[::7, ::7])
+    bad = run_cli(
+        ["gan-sample", f"run={run}", "num=4", f"out={tmp_path / 'b.png'}", "scale=-1"], cwd=tmp_path
+    )
+    assert bad.returncode != 0 and "scale=-1" in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.slow

@@ -54,3 +54,17 @@ def gap_recomputed(run_dir) -> float:
         d_star = 1 / (1 + np.exp(log_g - log_data))
         gaps.append(np.abs(d_x - d_star))
     return float(np.concatenate(gaps).mean())
+
+
+def test_grids_of_small_images_are_enlarged_by_a_whole_factor():
+    import torch
+
+    from gan_cli.tracking import image_grid
+
+    x = torch.rand(64, 1, 16, 16) * 2 - 1
+    grid = image_grid(x)  # 8 x 8 digits of 16 px and 2 px padding: 146 px, 4x -> 584 (about 512)
+    assert grid.shape == (3, 4 * 146, 4 * 146)
+    plain = image_grid(x, scale=1)
+    assert plain.shape == (3, 146, 146) and torch.equal(grid[:, ::4, ::4], plain)
+    big = torch.rand(4, 3, 300, 300) * 2 - 1
+    assert image_grid(big).shape == (3, 606, 606)  # 2 x (300 + 2) + 2 px: never shrunk, not enlarged
