@@ -51,7 +51,7 @@ def gap_recomputed(run_dir) -> float:
     gaps = []
     for x, d_x in zip((real.double().numpy(), g), d, strict=True):
         log_data, log_g = log_mean_gauss(x, centres, std), log_mean_gauss(x, g, std)
-        d_star = 1 / (1 + np.exp(log_g - log_data))
+        d_star = np.exp(-np.logaddexp(0, log_g - log_data))  # 1 / (1 + p_g / p_data), without overflow
         gaps.append(np.abs(d_x - d_star))
     return float(np.concatenate(gaps).mean())
 
