@@ -104,12 +104,13 @@ class AugmentPipe(nn.Module):
         # only the images that drew a geometric op are resampled (and set the padding): at the small p
         # ADA mostly runs at, most skip it (the count is read on the host, as the padding is anyway)
         on = geo_on.nonzero().squeeze(1)
+        dtype = images.dtype  # (under autocast the matrix products come out in bf16 or fp16)
         if len(on) == n:
-            images = self.resample(images, G_inv)
+            images = self.resample(images, G_inv).to(dtype)
         elif len(on):
-            images = images.index_put((on,), self.resample(images[on], G_inv[on]))
+            images = images.index_put((on,), self.resample(images[on], G_inv[on]).to(dtype))
         C, col_on = self.colour(d, c)
-        return torch.where(col_on.view(-1, 1, 1, 1), self.recolour(images, C), images)
+        return torch.where(col_on.view(-1, 1, 1, 1), self.recolour(images, C).to(dtype), images)
 
     # -- the geometric ops: one inverse matrix per image, output pixel -> input pixel
     def geometry(self, d: Draw, w: int, h: int) -> tuple[Tensor, Tensor]:

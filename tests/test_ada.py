@@ -203,3 +203,14 @@ def test_the_trick_s_state_round_trips():
     other.load_state_dict(state)
     assert other.p.item() == 0.25 and torch.equal(other.signs, torch.tensor([3.0, 8.0]))
     assert all(isinstance(v, torch.Tensor) for v in state.values())  # loads with weights_only
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_under_bf16_autocast_the_images_keep_their_dtype(dtype):
+    """Training in bf16 augments fp32 real images and bf16 generated ones inside autocast."""
+    torch.manual_seed(4)
+    x = (torch.rand(16, 1, 12, 12) * 2 - 1).to(dtype)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for p in (0.3, 1.0):
+            out = AugmentPipe()(x, p)
+            assert out.dtype == dtype and out.shape == x.shape and torch.isfinite(out.float()).all()
