@@ -24,6 +24,7 @@ class GANLoss:
     d_label = "D score"  # what prob() returns, for plots
     g_needs_real = False  # whether g_loss reads D's logits on real data
     estimates_probability = False  # sigmoid(D) estimates P(real): D* = p_data / (p_data + p_g) applies
+    boundary = 0.0  # D's output between its real and fake targets: ADA's r_t counts outputs above it
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -69,6 +70,8 @@ class NonSaturating(Minimax):
 class LSGAN(GANLoss):
     """Least squares (Mao et al. 2017), with 1/2 factors: D: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2];
     G: 1/2 E[(D(G(z)) - 1)^2]."""
+
+    boundary = 0.5  # the targets are 1 (real) and 0 (fake)
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * (real_logits - 1).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()

@@ -214,3 +214,19 @@ def test_under_bf16_autocast_the_images_keep_their_dtype(dtype):
         for p in (0.3, 1.0):
             out = AugmentPipe()(x, p)
             assert out.dtype == dtype and out.shape == x.shape and torch.isfinite(out.float()).all()
+
+
+def test_r_t_judges_d_s_outputs_against_the_loss_s_boundary():
+    """LSGAN's D aims at 1 for real and 0 for fake: an output of 0.3 on a real image is a 'fake' verdict.
+    Judged against 0 (the logit's sign), r_t would be 1 whatever D does and p would only grow."""
+    from gan_cli.losses import build_loss
+    from gan_cli.tricks import build_tricks
+
+    cfg = make_cfg([*FAST, *SMALL_DCGAN, "loss=lsgan", "train.augment=ada"])
+    (trick,) = [t for t in build_tricks(cfg, build_loss(cfg.loss)) if t.name == "ada"]
+    assert trick.boundary == 0.5
+    for step in range(1, 5):
+        feed(trick, step, torch.full((64,), 0.3))  # below LSGAN's midpoint: D unsure of the reals
+    assert trick.rt.item() == -1.0 and trick.p.item() == 0.0
+    cfg = make_cfg([*FAST, *SMALL_DCGAN, "train.augment=ada"])  # the log loss: the logit's sign
+    assert [t for t in build_tricks(cfg, build_loss(cfg.loss)) if t.name == "ada"][0].boundary == 0.0

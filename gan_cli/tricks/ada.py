@@ -27,9 +27,20 @@ class Ada(Trick):
     name = "ada"
 
     def __init__(
-        self, adaptive: bool, p: float, target: float, interval: int, kimg: float, batch: int, dataset: str
+        self,
+        adaptive: bool,
+        p: float,
+        target: float,
+        interval: int,
+        kimg: float,
+        batch: int,
+        dataset: str,
+        boundary: float = 0.0,
     ) -> None:
         self.adaptive, self.target, self.interval, self.dataset = adaptive, target, interval, dataset
+        # r_t = E[sign(D(real) - boundary)]: the logit's sign for the log losses (as officially); LSGAN's
+        # targets are 0 and 1, so its outputs are judged against 0.5 (against 0, r_t is always 1)
+        self.boundary = boundary
         self.step_size = batch * interval / (kimg * 1000)  # p's change per adjustment
         self.pipe = AugmentPipe()
         self.p = torch.tensor(float(p))
@@ -52,7 +63,7 @@ class Ada(Trick):
     def d_terms(self, b: Batch, run: Any) -> dict[str, Term]:
         if self.adaptive:
             with torch.no_grad():
-                logits = b.real_out.logits.detach().float()
+                logits = b.real_out.logits.detach().float() - self.boundary
                 self.signs += torch.stack([logits.sign().sum(), logits.new_tensor(float(logits.numel()))])
         return {}
 
@@ -98,4 +109,5 @@ def build(cfg, loss) -> Trick | None:
         float(t.ada_kimg),
         int(t.batch_size),
         str(cfg.dataset.name),
+        float(getattr(loss, "boundary", 0.0)),
     )
