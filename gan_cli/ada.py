@@ -18,6 +18,7 @@ pipe's `debug_percentile`): tests compare the output with the official pipe's fo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,42 +50,48 @@ def scale(sx: Tensor, sy: Tensor) -> Tensor:
     return _mat([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], sx)
 
 
+def affine(sx: float, sy: float, tx: float, ty: float, device: torch.device) -> Tensor:
+    """The same scaling then translation for every image: [3, 3] (broadcasts against [N, 3, 3])."""
+    return torch.tensor([[sx, 0.0, tx], [0.0, sy, ty], [0.0, 0.0, 1.0]], device=device)
+
+
 def rotate(theta: Tensor) -> Tensor:
     c, s = torch.cos(theta), torch.sin(theta)
     return _mat([[c, -s, 0], [s, c, 0], [0, 0, 1]], theta)
 
 
 class Draw:
-    """Per-image parameters: a value drawn from its distribution where the image's coin (probability p)
-    says so, else the op's identity; with `percentile`, the value at that quantile for every image."""
+    """Per-image parameters: each op's formula applied to a uniform or standard normal draw where the
+    image's coin (probability p) says so, else the op's identity; with `percentile`, the formula applied to
+    that quantile of the draw, for every image, with every op on."""
 
     def __init__(self, n: int, p: Tensor, device: torch.device, percentile: float | None) -> None:
         self.n, self.p, self.device, self.q = n, p, device, percentile
         self.params: dict[str, tuple[Tensor, Tensor]] = {}  # name: (parameter, on) of the last draw
 
     def gate(
-        self, name: str, value: Tensor, identity: float, at_q: Tensor | None, shape: tuple = ()
+        self,
+        name: str,
+        formula: Callable[[Tensor], Tensor],
+        normal: bool,
+        identity: float,
+        shape: tuple = (),
+        p: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """(the parameter [n, *shape], whether the op is on [n]); kept in `params` under `name`."""
+        """(the parameter [n, *shape], whether the op is on [n]), kept in `params` under `name`: formula
+        of a normal (else uniform) draw, on with probability p (default: the pipe's)."""
         if self.q is not None:
-            param = at_q.expand(self.n, *shape).clone()
+            q = torch.tensor(self.q, dtype=torch.float32, device=self.device)
+            source = (torch.erfinv(q * 2 - 1) if normal else q).expand(self.n, *shape)
             on = torch.ones(self.n, dtype=torch.bool, device=self.device)
+            param = formula(source)
         else:
-            on = torch.rand(self.n, device=self.device) < self.p
-            param = torch.where(on.view(-1, *([1] * len(shape))), value, identity)
+            draw = torch.randn if normal else torch.rand
+            source = draw(self.n, *shape, device=self.device)
+            on = torch.rand(self.n, device=self.device) < (self.p if p is None else p)
+            param = torch.where(on.view(-1, *([1] * len(shape))), formula(source), identity)
         self.params[name] = (param, on)
         return param, on
-
-    def uniform(self, shape: tuple = ()) -> Tensor:  # [n, *shape] in [0, 1)
-        return torch.rand(self.n, *shape, device=self.device)
-
-    def normal(self, shape: tuple = ()) -> Tensor:
-        return torch.randn(self.n, *shape, device=self.device)
-
-    def quantile(self, normal: bool = False) -> Tensor:
-        """The percentile as a uniform draw, or as a standard normal one (erfinv)."""
-        q = torch.tensor(self.q, dtype=torch.float32, device=self.device)
-        return torch.erfinv(q * 2 - 1) if normal else q
 
 
 class AugmentPipe(nn.Module):
@@ -94,12 +101,12 @@ class AugmentPipe(nn.Module):
         super().__init__()
         f = torch.tensor(SYM6, dtype=torch.float32)
         self.register_buffer("filter", f / f.sum(), persistent=False)
+        self.operators: dict[tuple, Tensor] = {}  # (size, up, crop, device): operator()'s matrices
 
     def forward(self, images: Tensor, p: Tensor | float, percentile: float | None = None) -> Tensor:
         n, c, h, w = images.shape
         p = torch.as_tensor(p, dtype=torch.float32, device=images.device)
         d = Draw(n, p, images.device, percentile)
-        self.last = d.params  # the last call's parameters by op (tests read them)
         G_inv, geo_on = self.geometry(d, w, h)
         # only the images that drew a geometric op are resampled (and set the padding): at the small p
         # ADA mostly runs at, most skip it (the count is read on the host, as the padding is anyway)
@@ -114,109 +121,54 @@ class AugmentPipe(nn.Module):
 
     # -- the geometric ops: one inverse matrix per image, output pixel -> input pixel
     def geometry(self, d: Draw, w: int, h: int) -> tuple[Tensor, Tensor]:
-        eye = torch.eye(3, device=d.device).expand(d.n, 3, 3)
+        G = torch.eye(3, device=d.device).expand(d.n, 3, 3)
         on = torch.zeros(d.n, dtype=torch.bool, device=d.device)
-        G = eye
-        i, o = d.gate(
-            "xflip",
-            torch.floor(d.uniform() * 2),
-            0.0,
-            torch.floor(d.quantile() * 2) if d.q is not None else None,
-        )
+        i, o = d.gate("xflip", lambda u: torch.floor(u * 2), False, 0.0)
         G, on = G @ scale(1 - 2 * i, torch.ones_like(i)), on | o  # x-flip (its inverse is itself)
-        i, o = d.gate(
-            "rotate90",
-            torch.floor(d.uniform() * 4),
-            0.0,
-            torch.floor(d.quantile() * 4) if d.q is not None else None,
-        )
+        i, o = d.gate("rotate90", lambda u: torch.floor(u * 4), False, 0.0)
         G, on = G @ rotate(math.pi / 2 * i), on | o  # 90-degree rotations: inverse of rotate(-pi/2 i)
-        t, o = d.gate(
-            "xint",
-            (d.uniform((2,)) * 2 - 1) * XINT_MAX,
-            0.0,
-            (d.quantile() * 2 - 1) * XINT_MAX if d.q is not None else None,
-            (2,),
-        )
+        t, o = d.gate("xint", lambda u: (u * 2 - 1) * XINT_MAX, False, 0.0, (2,))
         G, on = G @ translate(-torch.round(t[:, 0] * w), -torch.round(t[:, 1] * h)), on | o
-        s, o = d.gate(
-            "scale",
-            torch.exp2(d.normal() * SCALE_STD),
-            1.0,
-            torch.exp2(d.quantile(True) * SCALE_STD) if d.q is not None else None,
-        )
+        s, o = d.gate("scale", lambda z: torch.exp2(z * SCALE_STD), True, 1.0)
         G, on = G @ scale(1 / s, 1 / s), on | o
         # arbitrary rotation: before and after the anisotropic scaling, each with p_rot, so that P(either) = p
         p_rot = 1 - torch.sqrt((1 - d.p).clamp(0, 1))
-        theta, o = self.rotation(d, p_rot, pre=True)
+        theta, o = d.gate("rotate_pre", lambda u: (u * 2 - 1) * math.pi * ROTATE_MAX, False, 0.0, p=p_rot)
         G, on = G @ rotate(theta), on | o
-        s, o = d.gate(
-            "aniso",
-            torch.exp2(d.normal() * ANISO_STD),
-            1.0,
-            torch.exp2(d.quantile(True) * ANISO_STD) if d.q is not None else None,
-        )
+        s, o = d.gate("aniso", lambda z: torch.exp2(z * ANISO_STD), True, 1.0)
         G, on = G @ scale(1 / s, s), on | o
-        theta, o = self.rotation(d, p_rot, pre=False)
+        # (the official debug draw, `percentile`, leaves the post-rotation out)
+        post = (lambda u: u * 0) if d.q is not None else (lambda u: (u * 2 - 1) * math.pi * ROTATE_MAX)
+        theta, o = d.gate("rotate_post", post, False, 0.0, p=p_rot)
         G, on = G @ rotate(theta), on | o
-        t, o = d.gate(
-            "xfrac",
-            d.normal((2,)) * XFRAC_STD,
-            0.0,
-            d.quantile(True) * XFRAC_STD if d.q is not None else None,
-            (2,),
-        )
+        t, o = d.gate("xfrac", lambda z: z * XFRAC_STD, True, 0.0, (2,))
         G, on = G @ translate(-t[:, 0] * w, -t[:, 1] * h), on | o
         return G, on
-
-    @staticmethod
-    def rotation(d: Draw, p_rot: Tensor, pre: bool) -> tuple[Tensor, Tensor]:
-        if d.q is not None:  # the official debug draw: the pre-rotation at the quantile, no post-rotation
-            value = (d.quantile() * 2 - 1) * math.pi * ROTATE_MAX if pre else d.quantile() * 0
-            theta, on = value.expand(d.n).clone(), torch.ones(d.n, dtype=torch.bool, device=d.device)
-        else:
-            on = torch.rand(d.n, device=d.device) < p_rot
-            theta = torch.where(on, (d.uniform() * 2 - 1) * math.pi * ROTATE_MAX, 0.0)
-        d.params["rotate_pre" if pre else "rotate_post"] = (theta, on)
-        return theta, on
 
     def resample(self, images: Tensor, G_inv: Tensor) -> Tensor:
         """images under the inverse transforms G_inv [N, 3, 3] (pixel coordinates about the centre)."""
         n, c, h, w = images.shape
+        dev = images.device
         G_inv = G_inv.to(torch.float32)
         pad = len(self.filter) // 4  # 3 for sym6
         # reflect-pad just enough that the transformed image's corners (plus the filter's reach) stay inside
         cx, cy = (w - 1) / 2, (h - 1) / 2
-        corners = torch.tensor([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], device=images.device)
+        corners = torch.tensor([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], device=dev)
         cp = G_inv @ corners.T  # [N, 3, 4]
         margin = cp[:, :2, :].permute(1, 0, 2).flatten(1)  # [2, N * 4]
         margin = torch.cat([-margin, margin]).max(dim=1).values  # [x0, y0, x1, y1]
-        margin = margin + torch.tensor([pad * 2 - cx, pad * 2 - cy] * 2, device=images.device)
-        margin = margin.clamp(min=0).minimum(torch.tensor([w - 1, h - 1] * 2, device=images.device))
+        margin = margin + torch.tensor([pad * 2 - cx, pad * 2 - cy] * 2, device=dev)
+        margin = margin.clamp(min=0).minimum(torch.tensor([w - 1, h - 1] * 2, device=dev))
         mx0, my0, mx1, my1 = (int(v) for v in margin.ceil().to(torch.int32).tolist())
         images = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
-        G_inv = (
-            translate(
-                *(
-                    torch.full((n,), float(v), device=images.device)
-                    for v in ((mx0 - mx1) / 2, (my0 - my1) / 2)
-                )
-            )
-            @ G_inv
-        )
+        G_inv = affine(1, 1, (mx0 - mx1) / 2, (my0 - my1) / 2, dev) @ G_inv
         # up-sample 2x, resample, low-pass and down-sample 2x (the transform in the 2x grid's pixels)
         images = self.upsample(images)
-        two = scale(*(torch.full((n,), v, device=images.device) for v in (2.0, 2.0)))
-        half = scale(*(torch.full((n,), v, device=images.device) for v in (0.5, 0.5)))
-        G_inv = two @ G_inv @ half
-        shift = translate(*(torch.full((n,), -0.5, device=images.device) for _ in range(2)))
-        unshift = translate(*(torch.full((n,), 0.5, device=images.device) for _ in range(2)))
-        G_inv = shift @ G_inv @ unshift
+        G_inv = affine(2, 2, 0, 0, dev) @ G_inv @ affine(0.5, 0.5, 0, 0, dev)
+        G_inv = affine(1, 1, -0.5, -0.5, dev) @ G_inv @ affine(1, 1, 0.5, 0.5, dev)
         out_h, out_w = (h + pad * 2) * 2, (w + pad * 2) * 2
-        to_unit = scale(
-            *(torch.full((n,), v, device=images.device) for v in (2 / images.shape[3], 2 / images.shape[2]))
-        )
-        from_unit = scale(*(torch.full((n,), v, device=images.device) for v in (out_w / 2, out_h / 2)))
+        to_unit = affine(2 / images.shape[3], 2 / images.shape[2], 0, 0, dev)
+        from_unit = affine(out_w / 2, out_h / 2, 0, 0, dev)
         theta = (to_unit @ G_inv @ from_unit)[:, :2, :]
         grid = F.affine_grid(theta.to(images.dtype), [n, c, out_h, out_w], align_corners=False)
         images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -228,16 +180,22 @@ class AugmentPipe(nn.Module):
         down-sampling (padding -crop, the filter unflipped, every second sample: downsample2d with
         flip_filter). Built by applying it to the identity; the images then take two matrix products,
         which a CPU runs 20x faster than a depthwise convolution with these kernels."""
+        key = (n, up, crop, self.filter.device)
+        if key in self.operators:  # a few image sizes recur all run long
+            return self.operators[key]
         taps = len(self.filter)
         eye = torch.eye(n, device=self.filter.device).unsqueeze(1)  # [n, 1, n]: one signal per sample
         if up:
             z = F.pad(eye.unsqueeze(-1), [0, 1]).reshape(n, 1, 2 * n)
             z = F.pad(z, [(taps + 1) // 2, (taps - 2) // 2])
-            return F.conv1d(z, (2 * self.filter).flip(0).view(1, 1, -1)).squeeze(1)  # a true convolution
-        lo, hi = (taps - 1) // 2 - crop, (taps - 2) // 2 - crop
-        z = F.pad(eye, [max(lo, 0), max(hi, 0)])
-        z = z[..., max(-lo, 0) : z.shape[-1] - max(-hi, 0)]
-        return F.conv1d(z, self.filter.view(1, 1, -1))[..., ::2].squeeze(1)
+            op = F.conv1d(z, (2 * self.filter).flip(0).view(1, 1, -1)).squeeze(1)  # a true convolution
+        else:
+            lo, hi = (taps - 1) // 2 - crop, (taps - 2) // 2 - crop
+            z = F.pad(eye, [max(lo, 0), max(hi, 0)])
+            z = z[..., max(-lo, 0) : z.shape[-1] - max(-hi, 0)]
+            op = F.conv1d(z, self.filter.view(1, 1, -1))[..., ::2].squeeze(1)
+        self.operators[key] = op
+        return op
 
     def apply(self, x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
         """rows^T x cols on every image and channel: x [N, C, H, W], rows [H, H'], cols [W, W']."""
@@ -254,46 +212,20 @@ class AugmentPipe(nn.Module):
 
     # -- the colour ops: one 4x4 matrix per image acting on (r, g, b, 1)
     def colour(self, d: Draw, channels: int) -> tuple[Tensor, Tensor]:
-        eye = torch.eye(4, device=d.device).expand(d.n, 4, 4)
+        C = torch.eye(4, device=d.device).expand(d.n, 4, 4)
         on = torch.zeros(d.n, dtype=torch.bool, device=d.device)
-        C = eye
-        b, o = d.gate(
-            "brightness",
-            d.normal() * BRIGHTNESS_STD,
-            0.0,
-            d.quantile(True) * BRIGHTNESS_STD if d.q is not None else None,
-        )
+        b, o = d.gate("brightness", lambda z: z * BRIGHTNESS_STD, True, 0.0)
         C, on = self.shift(b) @ C, on | o
-        k, o = d.gate(
-            "contrast",
-            torch.exp2(d.normal() * CONTRAST_STD),
-            1.0,
-            torch.exp2(d.quantile(True) * CONTRAST_STD) if d.q is not None else None,
-        )
+        k, o = d.gate("contrast", lambda z: torch.exp2(z * CONTRAST_STD), True, 1.0)
         C, on = torch.diag_embed(torch.stack([k, k, k, torch.ones_like(k)], dim=1)) @ C, on | o
         v = torch.tensor([1.0, 1.0, 1.0, 0.0], device=d.device) / math.sqrt(3)  # the luma axis
         vv = torch.outer(v, v)
-        i, o = d.gate(
-            "lumaflip",
-            torch.floor(d.uniform() * 2),
-            0.0,
-            torch.floor(d.quantile() * 2) if d.q is not None else None,
-        )
+        i, o = d.gate("lumaflip", lambda u: torch.floor(u * 2), False, 0.0)
         C, on = (torch.eye(4, device=d.device) - 2 * vv * i.view(-1, 1, 1)) @ C, on | o  # Householder flip
         if channels > 1:
-            theta, o = d.gate(
-                "hue",
-                (d.uniform() * 2 - 1) * math.pi * HUE_MAX,
-                0.0,
-                (d.quantile() * 2 - 1) * math.pi * HUE_MAX if d.q is not None else None,
-            )
+            theta, o = d.gate("hue", lambda u: (u * 2 - 1) * math.pi * HUE_MAX, False, 0.0)
             C, on = self.hue(theta, v) @ C, on | o
-            s, o = d.gate(
-                "saturation",
-                torch.exp2(d.normal() * SATURATION_STD),
-                1.0,
-                torch.exp2(d.quantile(True) * SATURATION_STD) if d.q is not None else None,
-            )
+            s, o = d.gate("saturation", lambda z: torch.exp2(z * SATURATION_STD), True, 1.0)
             C, on = (vv + (torch.eye(4, device=d.device) - vv) * s.view(-1, 1, 1)) @ C, on | o
         return C, on
 
