@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 from omegaconf import MISSING
-from torchvision.utils import save_image
 
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
@@ -37,6 +36,7 @@ from gan_cli.metrics import PACGAN_SAMPLES
 from gan_cli.rejection import load_ratio
 from gan_cli.runs import load_run, raw_generator
 from gan_cli.schema import SPLIT_DATASETS
+from gan_cli.tracking import save_grid
 
 USAGE = (
     "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [split=train|test] [device=auto|cpu|cuda] "
@@ -79,15 +79,8 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
     results = evaluate(
         G_ema, G, D, data, cfg, device, args.num, args.seed, inception, how, ratio, train, pairs
     )
-    if "copies" in pairs:  # the closest samples over their nearest training images
-        save_image(
-            pairs["copies"],
-            Path(args.run) / "copies.png",
-            nrow=len(pairs["copies"]) // 2,
-            padding=2,
-            normalize=True,
-            value_range=(-1, 1),
-        )
+    if "copies" in pairs:  # the closest samples (top row) over their nearest training images
+        save_grid(pairs["copies"], Path(args.run) / "copies.png", nrow=len(pairs["copies"]) // 2)
     report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
     report_["split"] = cfg.dataset.get("split", "train")
     write_json(report_, Path(args.run) / "eval.json")  # an earlier eval.json is never half-written

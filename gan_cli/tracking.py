@@ -21,19 +21,19 @@ from gan_cli.plots import scatter_points
 GRID_WIDTH = 512  # grids of small images are enlarged to about this many pixels across
 
 
-def image_grid(images: Tensor, scale: int = 0) -> Tensor:
-    """[N, C, H, W] in [-1, 1] -> a [C, H', W'] grid in [0, 1] (about square), enlarged by a whole factor
-    with nearest-neighbour pixels so that a person can see it: `scale` times, or with 0 (auto) about
-    GRID_WIDTH pixels across (never shrunk)."""
-    nrow = max(1, int(math.ceil(math.sqrt(images.shape[0]))))
+def image_grid(images: Tensor, scale: int = 0, nrow: int = 0) -> Tensor:
+    """[N, C, H, W] in [-1, 1] -> a [C, H', W'] grid in [0, 1] of `nrow` images a row (0: about square),
+    enlarged by a whole factor with nearest-neighbour pixels so that a person can see it: `scale` times,
+    or with 0 (auto) about GRID_WIDTH pixels across (never shrunk)."""
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
     grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
     factor = scale if scale > 0 else max(1, round(GRID_WIDTH / grid.shape[-1]))
     return grid.repeat_interleave(factor, dim=1).repeat_interleave(factor, dim=2) if factor > 1 else grid
 
 
-def save_grid(images: Tensor, path: str | Path, scale: int = 0) -> None:
+def save_grid(images: Tensor, path: str | Path, scale: int = 0, nrow: int = 0) -> None:
     """The grid of image_grid as a PNG file."""
-    save_image(image_grid(images, scale), path)
+    save_image(image_grid(images, scale, nrow), path)
 
 
 def flatten(cfg: dict, prefix: str = "") -> dict[str, Any]:

@@ -4,7 +4,8 @@ Every image D sees, real or generated, in D's updates and in G's, goes through t
 (gan_cli/ada.py) with probability p per op; R1 is taken on the augmented real images, as officially (the
 penalty reads what D saw). With `ada`, p adapts to D's overfitting: every train.ada_interval steps,
 p += sign(r_t - train.ada_target) * batch * interval / (train.ada_kimg * 1000), floored at 0, where
-r_t = E[sign(D(real))] over the D updates since the last adjustment (averaged over data-parallel ranks).
+r_t = E[sign(D(real) - m)] over the D updates since the last adjustment (averaged over data-parallel
+ranks), m the loss's midpoint between its real and fake targets (the logit's 0 for the log losses).
 D that is sure of every real image (r_t near 1) is memorising them: more augmentation. p lives on the
 device and is updated there (no host sync), is logged as `augment/p` beside `augment/rt`, and is saved in
 checkpoints, so a resume continues exactly. With `fixed`, p stays train.augment_p.
@@ -44,7 +45,7 @@ class Ada(Trick):
         self.step_size = batch * interval / (kimg * 1000)  # p's change per adjustment
         self.pipe = AugmentPipe()
         self.p = torch.tensor(float(p))
-        self.signs = torch.zeros(2)  # [sum of sign(D(real)), count] since the last adjustment
+        self.signs = torch.zeros(2)  # [sum of sign(D(real) - boundary), count] since the last adjustment
         self.rt = torch.zeros(())  # the last r_t
 
     def prepare(self, G: nn.Module, D: nn.Module, data: Any) -> None:
