@@ -68,6 +68,23 @@ class ModelConfig:
 
 
 @dataclass
+class StyleGAN2Config(ModelConfig):
+    """model=stylegan2's own keys (conf/model/stylegan2.yaml starts from this schema, so they are refused
+    with other models); the shared keys above (nz, latent_classes, conditional) keep their meaning."""
+
+    name: str = "stylegan2"
+    nz: int = 512  # z_dim (plus one coordinate that picks the class with model.latent_classes)
+    w_dim: int = 512  # the intermediate latent w
+    map_layers: int = 8  # fully connected layers of the mapping network (learning-rate multiplier 0.01)
+    channel_base: int = 16384  # a resolution's width is min(channel_base // resolution, channel_max)
+    channel_max: int = 512
+    mbstd_group: int = 4  # D's minibatch standard deviation: group size (0 = the whole batch)
+    d_architecture: str = "resnet"  # resnet | orig (no residual shortcuts; the official CIFAR config)
+    style_mixing: float = 0.9  # share of training batches whose ws switch to a second latent at a random layer
+    d_norm: str = "none"  # (StyleGAN2's D has no normalisation layers)
+
+
+@dataclass
 class LossConfig:
     name: str = MISSING
     clip: float = 0.01  # wgan: D weights are clipped to [-clip, clip] after each D update
@@ -78,6 +95,10 @@ class LossConfig:
     topk: float = 1.0  # any loss: G learns from this fraction of its samples, those D rates best (1 = all)
     mode_seeking: float = 0.0  # any loss: MSGAN's diversity term in G's loss, this weight (0 = off)
     drift: float = 0.0  # any loss: ProGAN's drift penalty drift * E[D(x)^2] in D's loss (0 = off)
+    pl_weight: float = 0.0  # stylegan2: path-length regularisation of G, this weight (0 = off; officially 2)
+    pl_every: int = 4  # ...every N G updates, scaled by N (lazy regularisation)
+    pl_decay: float = 0.01  # ...the running mean of path lengths moves this fraction per evaluation
+    pl_batch_shrink: int = 2  # ...on batch_size / this many latents
 
 
 @dataclass
@@ -94,6 +115,9 @@ class OptimizerConfig:
     weight_decay: float = 0.0
     lr_decay: str = "none"  # none | linear: both fall linearly to 0 at train.steps (resume with more steps
     # stretches what is left of the schedule)
+    # StyleGAN2's correction for lazy regularisation: a network regularised every N > 1 updates (R1's
+    # loss.r1_every, path length's loss.pl_every) uses lr * c and betas ** c, c = N / (N + 1)
+    lazy_correction: bool = False
 
 
 @dataclass
@@ -112,6 +136,10 @@ class TrainConfig:
     num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
     ema: bool = True  # keep an exponential moving average of G's weights for samples
     ema_decay: float = 0.999  # the smaller of this and the warm-up (1 + step) / (10 + step) is used
+    # StyleGAN2's EMA instead (when > 0): a half-life of ema_kimg thousand images, at most ema_rampup times
+    # the images seen so far (0 = no ramp-up); the decay per step is 0.5 ** (batch / half-life)
+    ema_kimg: float = 0.0
+    ema_rampup: float = 0.0
     threads: int = 0  # CPU threads for torch (0 = torch's default)
     # auto | fp32 | bf16 | fp16: autocast of the forward passes (fp16 adds a GradScaler); auto picks per
     # device what `make bench` measured fastest (hardware.auto_precision) and the run records its choice
@@ -191,6 +219,7 @@ def register_schemas() -> None:
     """Make the schemas and resolvers known to Hydra (`defaults: [base_config, ...]` in conf/config.yaml)."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
+    cs.store(group="model", name="stylegan2_schema", node=StyleGAN2Config)
     # Hydra infrastructure (not a component): checks the output folder before Hydra creates it.
     cs.store(
         name="gan_callbacks",
@@ -248,6 +277,13 @@ def check(cfg: Any) -> None:
     _check_dataset(cfg.dataset)
     _check_data_and_model(cfg.train, cfg.optimizer, cfg.dataset, cfg.model)
     _check_loss_and_tricks(cfg.train, cfg.dataset, cfg.loss)
+    _require(
+        not cfg.loss.pl_weight or cfg.model.name == "stylegan2",
+        "loss.pl_weight",
+        cfg.loss.pl_weight,
+        f"Path-length regularisation acts on the intermediate latent w of model=stylegan2; model="
+        f"{cfg.model.name} has none. Leave loss.pl_weight=0.",
+    )
 
 
 def _check_train(t: Any) -> None:
@@ -265,6 +301,8 @@ def _check_train(t: Any) -> None:
         "Use none, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune.",
     )
     _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "It must be in [0, 1), e.g. 0.999.")
+    _require(t.ema_kimg >= 0, "train.ema_kimg", t.ema_kimg, "It must be 0 (use train.ema_decay) or positive.")
+    _require(t.ema_rampup >= 0, "train.ema_rampup", t.ema_rampup, "It must be 0 (no ramp-up) or positive.")
     dev = str(t.device)
     _require(
         dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
@@ -405,12 +443,33 @@ def _check_data_and_model(t: Any, o: Any, d: Any, m: Any) -> None:
     )
     _require(m.d_fourier >= 0, "model.d_fourier", m.d_fourier, "It must be 0 (off) or a number of features.")
     _require(m.d_fourier_scale > 0, "model.d_fourier_scale", m.d_fourier_scale, "It must be positive.")
+    if m.name == "stylegan2":
+        _check_stylegan2(t, m)
     _require(
         m.name == "mlp" or not (m.d_fourier or m.g_norm != "none"),
         "model.name",
         m.name,
         "model.g_norm and model.d_fourier belong to the mlp model; leave them "
         "at their defaults (none, 0) with other models.",
+    )
+
+
+def _check_stylegan2(t: Any, m: Any) -> None:
+    for key in ("w_dim", "map_layers", "channel_base", "channel_max"):
+        _require(m[key] >= 1, f"model.{key}", m[key], "It must be a whole number of at least 1.")
+    _require(
+        m.d_architecture in ("resnet", "orig"), "model.d_architecture", m.d_architecture, "Use resnet or orig."
+    )
+    _require(m.d_norm == "none", "model.d_norm", m.d_norm, "StyleGAN2's D has no normalisation; use none.")
+    _require(0 <= m.style_mixing <= 1, "model.style_mixing", m.style_mixing, "It is a probability, in [0, 1].")
+    shard = t.batch_size // t.world_size
+    group = min(m.mbstd_group, shard) if m.mbstd_group else shard
+    _require(
+        m.mbstd_group >= 0 and shard % group == 0,
+        "model.mbstd_group",
+        m.mbstd_group,
+        f"D's minibatch standard deviation splits each process's batch of {shard} into groups of this many "
+        "(0 = the whole batch): use 0 or a divisor of it, e.g. 4.",
     )
 
 
@@ -449,4 +508,14 @@ def _check_loss_and_tricks(t: Any, d: Any, lo: Any) -> None:
         "(batch_size / world_size) must be at least 2.",
     )
     _require(lo.drift >= 0, "loss.drift", lo.drift, "It must be 0 (off) or positive, e.g. 0.001.")
+    _require(lo.pl_weight >= 0, "loss.pl_weight", lo.pl_weight, "It must be 0 (off) or positive, e.g. 2.")
+    _require(lo.pl_every >= 1, "loss.pl_every", lo.pl_every, "It must be a whole number of at least 1.")
+    _require(0 < lo.pl_decay <= 1, "loss.pl_decay", lo.pl_decay, "It must be in (0, 1], e.g. 0.01.")
+    _require(
+        lo.pl_batch_shrink >= 1 and t.batch_size // t.world_size >= lo.pl_batch_shrink,
+        "loss.pl_batch_shrink",
+        lo.pl_batch_shrink,
+        "It divides each process's batch for the path-length penalty: at least 1 and at most "
+        "train.batch_size / train.world_size.",
+    )
     _require(0.0 < lo.topk <= 1.0, "loss.topk", lo.topk, "It must be in (0, 1]; 1 keeps every sample.")

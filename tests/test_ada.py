@@ -3,6 +3,7 @@ spec, the controller's rule, and training, logging and resuming with it."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -175,6 +176,9 @@ def test_ada_trains_logs_p_and_resumes_bit_for_bit(tmp_path):
     assert_same(a, b)  # p, r_t and the sign counts restored; the augmentations drew the same numbers
     tags = event_tags(full)["scalars"]
     assert "augment/p" in tags and "augment/rt" in tags
+    summary = json.loads((full / "summary.json").read_text())  # the last logged p and r_t, for the rows
+    assert summary["augment_p"] == pytest.approx(a["tricks"]["ada"]["p"].item())
+    assert -1 <= summary["augment_rt"] <= 1
 
 
 def test_fixed_augmentation_with_p_one_changes_what_d_sees(tmp_path, monkeypatch):

@@ -222,6 +222,7 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
         )
     if d.main and out.status == "completed" and tc.rejection_steps:
         fit_rejection_sampler(run)
+    ada = next((t for t in run.tricks if t.name == "ada"), None)
     summary = {
         "status": out.status,
         "step": out.step,
@@ -230,6 +231,8 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
         "loss_G": out.last.get("loss/G"),
         "D_real": out.last.get("D/real"),
         "D_fake": out.last.get("D/fake"),
+        "augment_p": ada.p.item() if ada else None,  # ADA's p and last r_t at the end (None without it)
+        "augment_rt": ada.rt.item() if ada else None,
         "images_per_sec": out.images / max(out.seconds, 1e-9),
         "train_time_sec": out.seconds,
         "wall_time_sec": time.perf_counter() - t_start,

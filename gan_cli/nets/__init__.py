@@ -7,6 +7,7 @@ from __future__ import annotations
 from gan_cli.nets import dcgan as _dcgan  # noqa: F401
 from gan_cli.nets import mlp as _mlp  # noqa: F401
 from gan_cli.nets import resnet as _resnet  # noqa: F401
+from gan_cli.nets import stylegan2 as _stylegan2  # noqa: F401
 from gan_cli.nets.base import MODELS, DOut, generate, latent
 from gan_cli.nets.heads import (
     CategoricalLatent,

@@ -70,9 +70,13 @@ class CategoricalLatent(nn.Module):
         u = torch.tensor((lo + float(cdf[k])) / 2, dtype=torch.float64)
         return float(math.sqrt(2) * torch.erfinv(2 * u - 1))
 
-    def forward(self, z: Tensor) -> Tensor:
+    def g_input(self, z: Tensor) -> Tensor:
+        """What the wrapped G reads for z: the class one-hot in front of z's other coordinates."""
         onehot = F.one_hot(self.classes_of(z), self.classes).to(z.dtype)
-        return self.G(torch.cat([onehot, z[:, 1:]], dim=1))
+        return torch.cat([onehot, z[:, 1:]], dim=1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.G(self.g_input(z))
 
 
 def _body(D: nn.Module) -> str:

@@ -20,6 +20,7 @@ from gan_cli.tricks import (  # noqa: F401  (each registers its builders)
     latent_classes,
     mode_seeking,
     packing,
+    path_length,
     penalty,
     topk,
 )
@@ -38,6 +39,7 @@ HOOK_ORDER = (
     "r1",
     "gradient_penalty",
     "drift",
+    "path_length",
 )
 
 

@@ -21,6 +21,8 @@ class Conditional(Trick):
         self.spectral = spectral  # model.d_norm=spectral: the class embedding is normalised as D is
 
     def wrap(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
+        if getattr(D, "takes_labels", False):  # a D with its own conditioning (StyleGAN2's projection)
+            return G, D
         return G, Projection(D, self.classes, self.spectral)
 
     def prepare(self, G: nn.Module, D: nn.Module, data: Any) -> None:
