@@ -33,6 +33,7 @@ from gan_cli.evaluation import evaluate
 from gan_cli.files import write_json
 from gan_cli.hardware import resolve_device
 from gan_cli.metrics import PACGAN_SAMPLES
+from gan_cli.nets.stylegan2 import set_sampling
 from gan_cli.rejection import load_ratio
 from gan_cli.runs import load_run, raw_generator
 from gan_cli.schema import SPLIT_DATASETS
@@ -40,7 +41,7 @@ from gan_cli.tracking import save_grid
 
 USAGE = (
     "usage: gan-eval run=RUN_DIR [num=2500] [seed=0] [split=train|test] [device=auto|cpu|cuda] "
-    "[inception=PATH|none]"
+    "[inception=PATH|none] [truncation=PSI]"
 )
 
 
@@ -52,12 +53,14 @@ class EvalConfig:
     device: str = "auto"
     inception: str = ""  # the Inception weights: a path, none, or "" (the hub cache; downloaded if missing)
     split: str = ""  # the real images: the run's own (""), or its dataset's train or test files
+    truncation: float = 1.0  # model=stylegan2: psi toward the average w (1 = none, the published setting)
 
 
 def run_eval(args: EvalConfig) -> dict[str, Any]:
     """Evaluate the run folder args.run; write its eval.json (atomically) and return the report."""
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
+    set_sampling(G_ema, args.truncation)  # (refused for a G without w)
     if args.split:
         if args.split not in ("train", "test") or cfg.dataset.name not in SPLIT_DATASETS:
             raise UserError(
@@ -76,6 +79,7 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
     inception = args.inception or cfg.train.get("inception") or None
     ratio = load_ratio(ckpt, cfg, device)
     G = raw_generator(cfg, ckpt, device)
+    set_sampling(G, args.truncation)
     results = evaluate(
         G_ema, G, D, data, cfg, device, args.num, args.seed, inception, how, ratio, train, pairs
     )
@@ -83,6 +87,7 @@ def run_eval(args: EvalConfig) -> dict[str, Any]:
         save_grid(pairs["copies"], Path(args.run) / "copies.png", nrow=len(pairs["copies"]) // 2)
     report_ = {"run": str(args.run), "step": ckpt["step"], "metrics": results, "how": how}
     report_["split"] = cfg.dataset.get("split", "train")
+    report_["truncation"] = args.truncation
     write_json(report_, Path(args.run) / "eval.json")  # an earlier eval.json is never half-written
     return report_
 

@@ -34,27 +34,50 @@ def sgd(cfg, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, floa
     return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def base_lrs(cfg) -> tuple[float, float]:
-    """(lr of G, lr of D) from the optimizer group."""
-    return (cfg.lr_g if cfg.lr_g is not None else cfg.lr, cfg.lr_d if cfg.lr_d is not None else cfg.lr)
+def lazy_factors(cfg) -> tuple[float, float]:
+    """(c for G, c for D) of StyleGAN2's lazy-regularisation correction (optimizer.lazy_correction): a
+    network whose penalty runs every N > 1 updates trains with lr * c and betas ** c, c = N / (N + 1),
+    the official training loop's `mb_ratio`; 1 where it is off or the penalty runs every update. `cfg`:
+    the whole run config."""
+    if not cfg.optimizer.get("lazy_correction", False):
+        return 1.0, 1.0
+    lo = cfg.loss
+    g_every = int(lo.get("pl_every", 1)) if lo.get("pl_weight", 0) > 0 else 1
+    d_every = 1
+    if lo.get("r1_gamma", 0) > 0:
+        d_every = int(lo.r1_every)
+    elif lo.name == "wgan-gp":
+        d_every = int(lo.get("gp_every", 1))
+    return g_every / (g_every + 1) if g_every > 1 else 1.0, d_every / (d_every + 1) if d_every > 1 else 1.0
 
 
-def build_optimizers(cfg, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """(opt_g, opt_d) for `cfg` = the optimizer group."""
+def base_lrs(cfg, lazy: tuple[float, float] = (1.0, 1.0)) -> tuple[float, float]:
+    """(lr of G, lr of D) from the optimizer group, times the lazy-regularisation factors."""
+    lr_g = cfg.lr_g if cfg.lr_g is not None else cfg.lr
+    lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
+    return lr_g * lazy[0], lr_d * lazy[1]
+
+
+def build_optimizers(
+    cfg, G: nn.Module, D: nn.Module, lazy: tuple[float, float] = (1.0, 1.0)
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """(opt_g, opt_d) for `cfg` = the optimizer group; `lazy`: lazy_factors() of the run."""
     make = OPTIMIZERS.get(cfg.name)
-    betas_g = tuple(cfg.betas_g if cfg.betas_g is not None else cfg.betas)
-    betas_d = tuple(cfg.betas_d if cfg.betas_d is not None else cfg.betas)
-    lr_g, lr_d = base_lrs(cfg)
+    betas_g = tuple(b ** lazy[0] for b in (cfg.betas_g if cfg.betas_g is not None else cfg.betas))
+    betas_d = tuple(b ** lazy[1] for b in (cfg.betas_d if cfg.betas_d is not None else cfg.betas))
+    lr_g, lr_d = base_lrs(cfg, lazy)
     return make(cfg, G.parameters(), lr_g, betas_g), make(cfg, D.parameters(), lr_d, betas_d)
 
 
-def apply_schedule(cfg, opts: tuple[torch.optim.Optimizer, ...], step: int, steps: int) -> None:
+def apply_schedule(
+    cfg, opts: tuple[torch.optim.Optimizer, ...], step: int, steps: int, lazy: tuple[float, float] = (1.0, 1.0)
+) -> None:
     """Set the learning rates for `step` (1-based) of `steps`: a pure function of the step, so a resumed
     run follows the same schedule. linear: lr * (1 - (step - 1) / steps)."""
     if cfg.get("lr_decay", "none") == "none":
         return
     factor = 1.0 - (step - 1) / steps
-    for opt, lr in zip(opts, base_lrs(cfg), strict=True):
+    for opt, lr in zip(opts, base_lrs(cfg, lazy), strict=True):
         for group in opt.param_groups:
             if isinstance(group["lr"], torch.Tensor):  # a captured step reads it on the device
                 group["lr"].fill_(lr * factor)

@@ -24,6 +24,7 @@ from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.hardware import resolve_device
 from gan_cli.losses import build_loss
 from gan_cli.nets import generate, single
+from gan_cli.nets.stylegan2 import set_sampling
 from gan_cli.plots import scatter_points
 from gan_cli.rejection import load_ratio, rejection_sample
 from gan_cli.runs import load_run
@@ -31,7 +32,7 @@ from gan_cli.tracking import save_grid
 
 USAGE = (
     "usage: gan-sample run=RUN_DIR num=N out=FILE.png|FILE.npy [seed=S] [device=auto|cpu|cuda] "
-    "[rejection=auto|true|false] [label=K] [scale=K]"
+    "[rejection=auto|true|false] [label=K] [scale=K] [truncation=PSI] [noise=random|const|none]"
 )
 
 
@@ -46,6 +47,8 @@ class SampleConfig:
     rejection: str = "auto"  # 2-D runs: rejection sampling: auto (when the run has it) | true | false
     label: int = -1  # runs with model.latent_classes: only this class (conditional runs: the dataset's label)
     scale: int = 0  # .png grids: each pixel as scale x scale pixels (0: about 512 pixels across)
+    truncation: float = 1.0  # model=stylegan2: psi, w pulled toward its average (1 = none)
+    noise: str = "random"  # model=stylegan2: the noise inputs: random | const (the layers' own) | none
 
 
 def parse(argv: list[str]) -> SampleConfig:
@@ -70,6 +73,7 @@ def parse(argv: list[str]) -> SampleConfig:
 def sample(args: SampleConfig) -> Path:
     device = resolve_device(args.device)
     G, D, cfg, ckpt = load_run(args.run, device)
+    set_sampling(G, args.truncation, args.noise)  # (refused for a G without w or noise inputs)
     ratio = load_ratio(ckpt, cfg, device) if args.rejection != "false" else None
     if args.rejection == "true" and ratio is None:
         raise UserError(

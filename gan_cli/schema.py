@@ -176,6 +176,19 @@ class Config:
     objective: str = ""  # after training, evaluate and return this metric (auto, or a gan-eval key)
 
 
+MODEL_SCHEMAS = {"stylegan2": StyleGAN2Config}  # models with a schema of their own keys
+
+
+def typed(saved: Any) -> Any:
+    """A saved (plain) run config as the typed Config it was composed into, its model group under the
+    model's own schema where it has one (a checkpoint's config, on resume)."""
+    base = OmegaConf.structured(Config)
+    name = (saved.get("model") or {}).get("name") if hasattr(saved, "get") else None
+    if name in MODEL_SCHEMAS:
+        base = OmegaConf.merge(base, {"model": OmegaConf.structured(MODEL_SCHEMAS[name])})
+    return OmegaConf.merge(base, saved)
+
+
 SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
@@ -211,6 +224,27 @@ def _times(value: Any, factor: Any) -> float:
     return float(value) * float(factor)
 
 
+def _stylegan2_auto(key: str, resolution: Any) -> Any:
+    """${gan_stylegan2_auto:KEY,${dataset.image_size}}: the official `auto` config of
+    NVlabs/stylegan2-ada-pytorch (train.py, one GPU) at a resolution: batch min(4096 // res, 32),
+    channel_base 16384 below 512 px (fmaps 0.5) else 32768, lr 0.0025 (0.002 from 1024 px), R1 gamma
+    0.0002 * res^2 / batch, EMA half-life batch * 10 / 32 thousand images, 25,000 thousand images of
+    training (as G updates of that batch)."""
+    res = int(resolution)
+    batch = max(min(4096 // res, 32), 1)
+    values = {
+        "batch": batch,
+        "channel_base": 32768 if res >= 512 else 16384,
+        "lr": 0.002 if res >= 1024 else 0.0025,
+        "gamma": 0.0002 * res**2 / batch,
+        "ema_kimg": batch * 10 / 32,
+        "steps": 25_000_000 // batch,
+    }
+    if key not in values:
+        raise ConfigError(f"gan_stylegan2_auto: unknown key {key!r}; one of {', '.join(values)}")
+    return values[key]
+
+
 def _hydra_subdir(resume: Any, now: str) -> str:
     return ".hydra" if resume in (None, "") else f".hydra/resume_{now}"
 
@@ -230,6 +264,7 @@ def register_schemas() -> None:
     OmegaConf.register_new_resolver("gan_first_set", _first_set, replace=True)
     OmegaConf.register_new_resolver("gan_hydra_subdir", _hydra_subdir, replace=True)
     OmegaConf.register_new_resolver("gan_times", _times, replace=True)
+    OmegaConf.register_new_resolver("gan_stylegan2_auto", _stylegan2_auto, replace=True)
 
 
 def _require(ok: bool, key: str, value: Any, why: str) -> None:

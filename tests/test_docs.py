@@ -164,7 +164,7 @@ def test_the_readme_is_short_and_links_to_documents_that_exist():
 def test_every_config_key_is_documented_and_the_resumable_ones_are_listed():
     from dataclasses import fields
 
-    from gan_cli.schema import RESUMABLE_KEYS, Config
+    from gan_cli.schema import MODEL_SCHEMAS, RESUMABLE_KEYS, Config
 
     reference = (REPO / "docs" / "configuration.md").read_text()
     keys = []
@@ -173,6 +173,8 @@ def test_every_config_key_is_documented_and_the_resumable_ones_are_listed():
             keys += [f"{group.name}.{key.name}" for key in fields(group.default_factory)]
         else:
             keys.append(group.name)
+    for schema in MODEL_SCHEMAS.values():  # the keys of models with a schema of their own
+        keys += [f"model.{key.name}" for key in fields(schema)]
     assert [k for k in keys if f"`{k}`" not in reference] == []
     runs = " ".join((REPO / "docs" / "runs.md").read_text().split())
     listed = re.search(r"Only (.*?) may change", runs).group(1)

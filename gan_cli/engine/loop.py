@@ -28,7 +28,7 @@ from gan_cli.engine.stats import Stats, all_finite
 from gan_cli.engine.step import train_step
 from gan_cli.evaluation import evaluate
 from gan_cli.files import write_json
-from gan_cli.optim import apply_schedule
+from gan_cli.optim import apply_schedule, lazy_factors
 from gan_cli.rejection import fit_ratio
 from gan_cli.tracking import NullTracker, Tracker, log_samples
 
@@ -78,7 +78,7 @@ def loop(run: Run, tracker: Tracker) -> Outcome:
     signals = (signal.SIGTERM,) if d.spawned else StopRequest.SIGNALS  # spawned: the parent relays
     with logging_redirect_tqdm(), StopRequest(signals) as stop:
         for step in range(run.start + 1, tc.steps + 1):
-            apply_schedule(run.cfg.optimizer, (run.opt_g, run.opt_d), step, tc.steps)
+            apply_schedule(run.cfg.optimizer, (run.opt_g, run.opt_d), step, tc.steps, lazy_factors(run.cfg))
             stats.add(train_step(run, step))  # None: an fp16 overflow skipped the update
             images += tc.batch_size * tc.d_steps
             bar.update(1)

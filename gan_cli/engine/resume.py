@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import checkpoint
 from gan_cli.errors import UserError
-from gan_cli.schema import RESUMABLE_KEYS, Config
+from gan_cli.schema import RESUMABLE_KEYS, typed
 
 
 def _plain(node: Any) -> Any:
@@ -65,7 +65,7 @@ def resume_config(cfg: DictConfig, overrides: list[str] | None) -> tuple[DictCon
             "(A run writes it every train.ckpt_every steps.)"
         )
     state = checkpoint.load(ckpt_path)
-    saved = OmegaConf.merge(OmegaConf.structured(Config), state["config"])
+    saved = typed(state["config"])
     changed = _changed_keys(saved, cfg, overrides)
     if cfg.train.precision == "auto":  # the run's recorded choice stands (a requeued job's config says auto)
         changed = [k for k in changed if k != "train.precision"]

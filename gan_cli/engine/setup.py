@@ -25,7 +25,7 @@ from gan_cli.errors import ConfigError, UserError
 from gan_cli.losses import GANLoss, build_loss
 from gan_cli.models import build_models
 from gan_cli.nets import latent
-from gan_cli.optim import build_optimizers
+from gan_cli.optim import build_optimizers, lazy_factors
 from gan_cli.precision import Precision
 from gan_cli.tricks import Trick, build_tricks
 
@@ -132,7 +132,7 @@ def build_run(
     if channels_last(cfg, device) and data.kind == "image":  # NHWC: oneDNN and cuDNN's fast conv layout
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         data.memory_format = torch.channels_last
-    opt_g, opt_d = build_optimizers(cfg.optimizer, G, D)
+    opt_g, opt_d = build_optimizers(cfg.optimizer, G, D, lazy_factors(cfg))
     n_fixed = tc.num_samples * (16 if data.kind == "points" else 1)
     z_fixed = latent(n_fixed, cfg.model.nz, torch.device("cpu"), torch.Generator().manual_seed(tc.seed + 1))
     run = Run(

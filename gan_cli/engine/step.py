@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gan_cli.ema import update_ema
+from gan_cli.ema import ema_decay, update_ema
 from gan_cli.engine.setup import Run
 from gan_cli.nets import latent
 from gan_cli.tricks import Batch, Term
@@ -28,7 +28,8 @@ def train_step(run: Run, step: int) -> dict[str, Tensor] | None:
     data = [draw_data(run) for _ in range(run.cfg.train.d_steps)]
     stats, applied = (run.graph or updates)(run, step, data)
     if run.G_ema is not None:
-        update_ema(run.G_ema, run.G, run.cfg.train.ema_decay, step)
+        tc = run.cfg.train
+        update_ema(run.G_ema, run.G, ema_decay(tc, step, tc.batch_size))
     return stats if applied else None
 
 
