@@ -137,12 +137,11 @@ def logged_rates(run: Path) -> list[float]:
 
 
 def run_isolated(
-    workload: str, variant: str, module: str = "benchmarks.bench", function: str = "measure_one"
+    workload: str, variant: str, module: str = "benchmarks.bench", function: str = "measure_one", *extra: str
 ) -> dict:
-    """`function(workload, variant)` of `module` in a fresh process: its result (a dict)."""
-    code = (
-        f"import json; from {module} import {function} as f; print(json.dumps(f({workload!r}, {variant!r})))"
-    )
+    """`function(workload, variant, *extra)` of `module` in a fresh process: its result (a dict)."""
+    call = ", ".join(repr(a) for a in (workload, variant, *extra))
+    code = f"import json; from {module} import {function} as f; print(json.dumps(f({call})))"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -166,6 +165,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the whole-process goal measurement")
     parser.add_argument("--out", default="benchmarks/results.json")
+    parser.add_argument(
+        "--official",
+        default=os.environ.get("STYLEGAN2_ADA_PATH", ""),
+        help="a checkout of NVlabs/stylegan2-ada-pytorch, for the StyleGAN2 rows' official networks",
+    )
     args = parser.parse_args()
     if torch.cuda.is_available():  # the GPU's own suite (benchmarks/bench_cuda.py)
         from benchmarks import bench_cuda
@@ -229,6 +233,9 @@ def main() -> None:
             f"       {ours_s:6.1f} s  {goal['gan_cli_images_per_sec']:6.0f} images/s"
         )
         print(f"  ratio: {goal['ratio']:.2f}x (goal: at least 2.5x where bf16 is native, 1.2x elsewhere)")
+    from benchmarks import stylegan2
+
+    results["stylegan2"] = stylegan2.main(["--official", args.official] if args.official else [])
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nfull numbers: {args.out}")
 

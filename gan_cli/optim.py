@@ -70,7 +70,11 @@ def build_optimizers(
 
 
 def apply_schedule(
-    cfg, opts: tuple[torch.optim.Optimizer, ...], step: int, steps: int, lazy: tuple[float, float] = (1.0, 1.0)
+    cfg,
+    opts: tuple[torch.optim.Optimizer, ...],
+    step: int,
+    steps: int,
+    lazy: tuple[float, float] = (1.0, 1.0),
 ) -> None:
     """Set the learning rates for `step` (1-based) of `steps`: a pure function of the step, so a resumed
     run follows the same schedule. linear: lr * (1 - (step - 1) / steps)."""

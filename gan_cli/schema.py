@@ -80,7 +80,9 @@ class StyleGAN2Config(ModelConfig):
     channel_max: int = 512
     mbstd_group: int = 4  # D's minibatch standard deviation: group size (0 = the whole batch)
     d_architecture: str = "resnet"  # resnet | orig (no residual shortcuts; the official CIFAR config)
-    style_mixing: float = 0.9  # share of training batches whose ws switch to a second latent at a random layer
+    style_mixing: float = (
+        0.9  # share of training batches whose ws switch to a second latent at a random layer
+    )
     d_norm: str = "none"  # (StyleGAN2's D has no normalisation layers)
 
 
@@ -493,10 +495,15 @@ def _check_stylegan2(t: Any, m: Any) -> None:
     for key in ("w_dim", "map_layers", "channel_base", "channel_max"):
         _require(m[key] >= 1, f"model.{key}", m[key], "It must be a whole number of at least 1.")
     _require(
-        m.d_architecture in ("resnet", "orig"), "model.d_architecture", m.d_architecture, "Use resnet or orig."
+        m.d_architecture in ("resnet", "orig"),
+        "model.d_architecture",
+        m.d_architecture,
+        "Use resnet or orig.",
     )
     _require(m.d_norm == "none", "model.d_norm", m.d_norm, "StyleGAN2's D has no normalisation; use none.")
-    _require(0 <= m.style_mixing <= 1, "model.style_mixing", m.style_mixing, "It is a probability, in [0, 1].")
+    _require(
+        0 <= m.style_mixing <= 1, "model.style_mixing", m.style_mixing, "It is a probability, in [0, 1]."
+    )
     shard = t.batch_size // t.world_size
     group = min(m.mbstd_group, shard) if m.mbstd_group else shard
     _require(

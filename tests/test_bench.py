@@ -76,3 +76,24 @@ def test_the_cuda_table_names_the_gpu_and_sets_the_best_variant_beside_its_goal(
     assert "| dcgan64 fake b64 | gan-cli fp32 graph | 5,000 | 5.00x | >= 40,000 |" in text
     assert "| dcgan64 fake b64 | gan-cli fp32 | 3,000 | 3.00x |  |" in text
     assert "| ring8 | training time (precision fp32, graph True) | 12.0 s |  | <= 15 s |" in text
+
+
+@pytest.mark.slow
+def test_the_stylegan2_rows_measure(monkeypatch):
+    """Each StyleGAN2 variant on a tiny config; the official rows say why they are empty without the code."""
+    from benchmarks import stylegan2
+
+    tiny = (
+        ["experiment=stylegan2_mnist", "dataset=fake", "dataset.image_size=32", "dataset.channels=1"]
+        + ["model.channel_base=128", "model.channel_max=16", "model.nz=8", "model.w_dim=8"],
+        dict(res=32, channels=1, z_dim=8, w_dim=8, map=2, base=128, cmax=16, arch="resnet", mbstd=4),
+        8,
+        2,
+    )
+    monkeypatch.setitem(stylegan2.CONFIGS, "tiny", tiny)
+    for variant in stylegan2.VARIANTS:
+        result = stylegan2.measure_one("tiny", variant)
+        if variant.startswith("official"):
+            assert "official" in result["skipped"]
+        else:
+            assert result["images_per_sec"] > 0

@@ -173,8 +173,8 @@ def test_every_config_key_is_documented_and_the_resumable_ones_are_listed():
             keys += [f"{group.name}.{key.name}" for key in fields(group.default_factory)]
         else:
             keys.append(group.name)
-    for schema in MODEL_SCHEMAS.values():  # the keys of models with a schema of their own
-        keys += [f"model.{key.name}" for key in fields(schema)]
+    for model_schema in MODEL_SCHEMAS.values():  # the keys of models with a schema of their own
+        keys += [f"model.{key.name}" for key in fields(model_schema)]
     assert [k for k in keys if f"`{k}`" not in reference] == []
     runs = " ".join((REPO / "docs" / "runs.md").read_text().split())
     listed = re.search(r"Only (.*?) may change", runs).group(1)

@@ -6,8 +6,8 @@
 #   1. the test fixture: a small run trained on CUDA, copied to $LOG_DIR/cuda_run (commit it as
 #      tests/fixtures/cuda_run; tests/test_portability.py samples, evaluates and resumes it on a CPU)
 #   2. the step as a CUDA graph against plain steps: the same weights within float tolerance
-#   3. every train.compile mode on the DCGAN and the MLP (fp32 and bf16, R1, wgan-gp, a resume), and a
-#      run made on the CPU resumed on CUDA
+#   3. every train.compile mode on the DCGAN and the MLP (fp32 and bf16, R1, wgan-gp, a resume), StyleGAN2
+#      at 64 px (as a CUDA graph, plain in bf16, compiled), and a run made on the CPU resumed on CUDA
 #   4. make bench's CUDA suite (benchmarks/bench_cuda.py): results-cuda.json and .md copied to $LOG_DIR
 # (DEVICE=cpu runs the same steps on a CPU: a dry run of this script, not a measurement.)
 cd "$(dirname "$0")"; G=$PWD; ROOT=$(cd .. && pwd); END=$((SECONDS + ${BUDGET:-450}))
@@ -42,6 +42,11 @@ step dcgan_b64_fp32_reduce_nograph 150 $D64 train.batch_size=64 train.steps=400 
 step mlp_wgangp_default 120 $RING loss=wgan-gp train.steps=400 train.compile=default
 step mlp_bf16_max_autotune 200 $RING train.steps=400 train.precision=bf16 train.compile=max-autotune
 step digits_r1_default 150 train.steps=400 train.compile=default train.log_every=100
+# StyleGAN2 at 64 px (the official auto config, ADA, path length, lazy R1): plain, as a CUDA graph, compiled
+SG="experiment=stylegan2 dataset=fake dataset.image_size=64 dataset.channels=3 train.sample_every=0 train.ckpt_every=0 train.log_every=50"
+step stylegan2_64_fp32_graph 150 $SG train.steps=200 train.precision=fp32
+step stylegan2_64_bf16_nograph 120 $SG train.steps=200 train.precision=bf16 train.cuda_graph=false
+step stylegan2_64_bf16_default 180 $SG train.steps=200 train.precision=bf16 train.compile=default
 if [[ -d /tmp/w/fixture ]] && (( $(left) > 60 )); then  # a resume, compiled and as a graph
   cp -r /tmp/w/fixture /tmp/w/resumed; s=$SECONDS
   timeout -k 5 90 gan-train resume=/tmp/w/resumed train.device="${DEVICE:-cuda}" train.steps=80 train.compile=default > /tmp/w/resumed.log 2>&1

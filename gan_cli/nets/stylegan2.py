@@ -154,7 +154,9 @@ class Mapping(nn.Module):
         if track_avg:
             self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: Tensor | None, c: Tensor | None, psi: float = 1.0, update_avg: bool = True) -> Tensor:
+    def forward(
+        self, z: Tensor | None, c: Tensor | None, psi: float = 1.0, update_avg: bool = True
+    ) -> Tensor:
         parts = []
         if self.z_dim:
             parts.append(normalize_2nd_moment(z.float()))
@@ -196,7 +198,11 @@ class SynthesisLayer(nn.Module):
         x = conv_resample(x, weight, self.resample_filter, up=self.up)
         x = x * (d + 1e-8).rsqrt().reshape(len(x), -1, 1, 1)
         if noise_mode == "random":
-            x = x + torch.randn(len(x), 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+            x = (
+                x
+                + torch.randn(len(x), 1, self.resolution, self.resolution, device=x.device)
+                * self.noise_strength
+            )
         elif noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         return bias_act(x, self.bias, "lrelu", gain, CLAMP * gain)
@@ -440,4 +446,3 @@ def set_sampling(G: nn.Module, truncation: float = 1.0, noise: str | None = None
         net.truncation = float(truncation)
         if noise is not None:
             net.noise_mode = noise
-
