@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from gan_cli import schema
 from gan_cli.engine import train, train_rank
-from gan_cli.engine.distributed import torchrun_env
+from gan_cli.engine.distributed import slurm_env, torchrun_env
 from gan_cli.errors import UserError, report
 from gan_cli.files import write_json
 from gan_cli.sweeps import check_plugins, objective_value
@@ -34,7 +34,7 @@ def _hydra_main(cfg: DictConfig) -> dict[str, Any] | float | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
-    ranks = torchrun_env()  # one of several processes started by torchrun
+    ranks = torchrun_env() or slurm_env()  # one of several processes started by torchrun or SLURM
     try:
         if ranks is None:
             summary = train(cfg, out_dir, overrides=overrides)

@@ -1,5 +1,6 @@
 """Data-parallel training with torch.distributed: `train.world_size=N` makes gan-train start N processes
-itself (gloo on CPU, NCCL on CUDA), or gan-train runs as one rank of a `torchrun` launch.
+itself (gloo on CPU, NCCL on CUDA), or gan-train runs as one rank of a `torchrun` launch or of a SLURM job
+with several tasks (across nodes).
 
 Every rank builds the same networks from the same seed, wraps them in DistributedDataParallel (gradients
 are averaged across ranks), draws the same global batch of real data and trains on its own shard of it,
@@ -122,6 +123,33 @@ def torchrun_env() -> Dist | None:
             int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
         )
     return None
+
+
+def slurm_env() -> Dist | None:
+    """The group a SLURM job with several tasks puts this process in (`srun`, or the submitit launcher
+    with hydra.launcher.nodes / tasks_per_node): rank, world size and local rank from SLURM_PROCID,
+    SLURM_NTASKS and SLURM_LOCALID, and the rendezvous (MASTER_ADDR: the job's first node; MASTER_PORT:
+    drawn from the job id, the same on every task, unless set) exported for torch's env:// by submitit's
+    own TorchDistributedEnvironment. None outside SLURM or with one task."""
+    if int(os.environ.get("SLURM_NTASKS", "1")) <= 1 or "SLURM_PROCID" not in os.environ:
+        return None
+    try:
+        from submitit.helpers import TorchDistributedEnvironment
+        from submitit.slurm.slurm import SlurmJobEnvironment
+    except ImportError:
+        raise UserError(
+            f"this SLURM job has {os.environ['SLURM_NTASKS']} tasks, one training across them needs submitit "
+            "to read the job's nodes: pip install 'gan-cli[sweep]' (or run one task per job)."
+        ) from None
+    env = TorchDistributedEnvironment.__new__(TorchDistributedEnvironment)
+    env._job_env = SlurmJobEnvironment()  # SLURM's variables, whichever launcher started the tasks
+    env.master_addr = env._job_env.hostnames[0]
+    env.master_port = env._get_master_port()
+    env.rank, env.world_size = env._job_env.global_rank, env._job_env.num_tasks
+    env.local_rank = env._job_env.local_rank
+    env.local_world_size = env.world_size // max(env._job_env.num_nodes, 1)
+    env.export(set_cuda_visible_devices=False, overwrite=True)  # (a task may see all its node's GPUs)
+    return Dist(env.rank, env.world_size, env.local_rank)
 
 
 def init(d: Dist, device_type: str) -> None:

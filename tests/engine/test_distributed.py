@@ -111,3 +111,38 @@ def test_under_torchrun(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["world_size"] == 2 and len(set(summary["rank_weights_sha256"])) == 1
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"] == 10
+
+
+@pytest.mark.slow
+def test_one_run_across_the_tasks_of_a_slurm_job(tmp_path):
+    """Two local processes given what SLURM gives the tasks of one job (2 tasks on "2 nodes"): they derive
+    rank, world size, local rank and the rendezvous from SLURM's variables (submitit's helper), train one
+    run in one process group (gloo), and rank 0 alone writes the run folder."""
+    import os
+    import subprocess
+
+    from gan_cli.engine.distributed import free_port
+
+    run = tmp_path / "run"
+    port = str(free_port())
+    procs = []
+    for rank in range(2):
+        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+        env.update(
+            SLURM_JOB_ID="4242",
+            SLURM_NTASKS="2",
+            SLURM_JOB_NUM_NODES="2",
+            SLURM_JOB_NODELIST="localhost",
+            SLURM_PROCID=str(rank),
+            SLURM_NODEID=str(rank),
+            SLURM_LOCALID="0",  # one task per node
+            MASTER_PORT=port,
+        )
+        args = [str(BIN / "gan-train"), *RING_CPU, *CADENCE, "train.steps=10", f"hydra.run.dir={run}"]
+        procs.append(subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True))
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs[0][-2000:] + errs[1][-2000:]
+    summary = read_summary(run)
+    assert summary["world_size"] == 2 and len(set(summary["rank_weights_sha256"])) == 1
+    assert checkpoint.load(run / "checkpoints" / "last.pt")["step"] == 10
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1  # rank 0's alone
