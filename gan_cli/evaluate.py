@@ -1,5 +1,7 @@
-"""gan-eval run=RUN_DIR [num=2500] [seed=0] [split=test] [inception=PATH|none]: a run's metrics, written to
-RUN_DIR/eval.json and printed.
+"""gan-eval run=RUN_DIR [num=2500] [seed=0] [split=test] [inception=PATH|none] [truncation=PSI]: a run's
+metrics, written to RUN_DIR/eval.json and printed. gan-eval run=multirun/DATE/TIME (a sweep's folder):
+every finished job evaluated where it has not been, and the jobs compared in the sweep's folder
+(comparison.md, comparison.csv, comparison.png: gan_cli/compare.py).
 
 The real side is the run's own training data unless split=test: then the test files of its dataset (mnist,
 fashion_mnist, cifar10), which G never saw.
@@ -27,6 +29,7 @@ from typing import Any
 import torch
 from omegaconf import MISSING
 
+from gan_cli.compare import compare_sweep, is_sweep
 from gan_cli.data import DATASETS
 from gan_cli.errors import UserError, parse_key_values, report
 from gan_cli.evaluation import evaluate
@@ -57,7 +60,10 @@ class EvalConfig:
 
 
 def run_eval(args: EvalConfig) -> dict[str, Any]:
-    """Evaluate the run folder args.run; write its eval.json (atomically) and return the report."""
+    """Evaluate the run folder args.run; write its eval.json (atomically) and return the report. A sweep's
+    folder (multirun/DATE/TIME): its jobs compared instead (gan_cli/compare.py)."""
+    if Path(args.run).is_dir() and is_sweep(Path(args.run)):
+        return compare_sweep(Path(args.run), args)
     device = resolve_device(args.device)
     G_ema, D, cfg, ckpt = load_run(args.run, device)
     set_sampling(G_ema, args.truncation)  # (refused for a G without w)

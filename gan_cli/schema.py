@@ -7,7 +7,10 @@ values that have the right type but no meaning (a negative learning rate), namin
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +136,8 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
     ckpt_every: int = 500  # steps between checkpoints (0 = only at the end)
     eval_every: int = 0  # steps between evaluations (metrics/ in TensorBoard; 0 = never)
+    # at the end of a completed run: gan-eval's figures into eval.json and TensorBoard (eval/, HParams)
+    final_eval: bool = True
     inception: str = ""  # FID/KID/IS Inception weights: a path, none, or "" (hub cache; downloaded if not)
     keep_ckpts: int = 3  # step_*.pt files kept beside last.pt (0 = last.pt only)
     num_samples: int = 64  # images in the sample grid / points in the scatter plot x 16
@@ -247,6 +252,45 @@ def _stylegan2_auto(key: str, resolution: Any) -> Any:
     return values[key]
 
 
+JOB_NAME_MAX = 100  # characters of a sweep job's folder name, hash included
+_UNSAFE = re.compile(r'[<>:"/\\|?*\s\x00-\x1f]')  # not in a file name on some OS (Windows: all)
+
+
+def job_dir_name(num: Any, overrides: str) -> str:
+    """A sweep job's folder: its number, then its overrides (Hydra's override_dirname, e.g.
+    `loss=hinge,optimizer.lr=0.0001`), legal on every OS (characters some OS refuses become `-`) and at
+    most JOB_NAME_MAX characters (a longer list is cut and ends in a hash of the whole; the full list is in
+    the job's .hydra/overrides.yaml)."""
+    name = f"{num}_{_UNSAFE.sub('-', overrides)}".rstrip(". ") if overrides else str(num)
+    if len(name) > JOB_NAME_MAX:
+        digest = hashlib.sha1(overrides.encode()).hexdigest()[:8]
+        name = f"{name[: JOB_NAME_MAX - 10].rstrip('. ')}~{digest}"
+    return name
+
+
+SWEPT_ENV = "GAN_CLI_SWEPT"  # the keys a multirun command line sweeps (gan-train's main sets it)
+
+
+def swept_overrides(task: list[str], swept: list[str]) -> str:
+    """The overrides of one job that the sweep varies, in the command line's order, as `k=v,k=v`."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    values = {}
+    for text in task:
+        override = OverridesParser.create().parse_override(text)
+        values[override.key_or_group] = text
+    return ",".join(values[k] for k in swept if k in values)
+
+
+def _job_dir(num: Any, *, _root_: Any) -> str:
+    """${gan_job_dir:${hydra.job.num}}: hydra.sweep.subdir, named by job_dir_name after the keys the sweep
+    varies (when gan-train's command line says which), else after all of the job's overrides."""
+    swept = [k for k in os.environ.get(SWEPT_ENV, "").split(",") if k]
+    task = list(OmegaConf.select(_root_, "hydra.overrides.task", default=[]) or [])
+    named = swept_overrides(task, swept) if swept else ""
+    return job_dir_name(num, named or str(OmegaConf.select(_root_, "hydra.job.override_dirname", default="")))
+
+
 def _hydra_subdir(resume: Any, now: str) -> str:
     return ".hydra" if resume in (None, "") else f".hydra/resume_{now}"
 
@@ -267,6 +311,7 @@ def register_schemas() -> None:
     OmegaConf.register_new_resolver("gan_hydra_subdir", _hydra_subdir, replace=True)
     OmegaConf.register_new_resolver("gan_times", _times, replace=True)
     OmegaConf.register_new_resolver("gan_stylegan2_auto", _stylegan2_auto, replace=True)
+    OmegaConf.register_new_resolver("gan_job_dir", _job_dir, replace=True)
 
 
 def _require(ok: bool, key: str, value: Any, why: str) -> None:

@@ -7,6 +7,7 @@ function that Python code and tests call as well.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import warnings
@@ -58,9 +59,45 @@ def _hydra_main(cfg: DictConfig) -> dict[str, Any] | float | None:
     return summary
 
 
+def name_sweep_jobs(argv: list[str]) -> None:
+    """Under -m, tell the job-folder resolver (schema.job_dir_name) which keys the command line sweeps, so
+    that each job is named by what changes; a search sweeper (hparams_search=...) picks values of its
+    own, so its jobs are named by all their overrides."""
+    if not any(a in ("-m", "--multirun") for a in argv) or any(a.startswith("hparams_search=") for a in argv):
+        os.environ.pop(schema.SWEPT_ENV, None)
+        return
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([a for a in argv if not a.startswith("-")])
+    except Exception:  # Hydra itself reports a malformed override
+        return
+    swept = [o.key_or_group for o in parsed if o.is_sweep_override() and not o.is_hydra_override()]
+    os.environ[schema.SWEPT_ENV] = ",".join(dict.fromkeys(swept))
+
+
+def quote_resume(argv: list[str]) -> list[str]:
+    """`resume=multirun/.../0_loss=hinge,optimizer.lr=0.0001`: a sweep job's folder holds `=` and `,`,
+    which Hydra's override grammar reads as syntax; an existing folder given unquoted is quoted for it."""
+    out = []
+    for a in argv:
+        key, _, value = a.partition("=")
+        if (
+            key == "resume"
+            and any(c in value for c in "=,")
+            and value[:1] not in "'\""
+            and Path(value).is_dir()
+        ):
+            a = f"resume='{value}'"
+        out.append(a)
+    return out
+
+
 def main() -> None:
     """Console entry `gan-train`: Hydra parses overrides; a failed job makes the exit status non-zero."""
+    sys.argv[1:] = quote_resume(sys.argv[1:])
     check_plugins(sys.argv[1:])
+    name_sweep_jobs(sys.argv[1:])
     # conf/hydra/launcher/submitit_*.yaml set gan-cli's defaults on top of the plugin's schema, on purpose
     warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema")
     schema.register_schemas()

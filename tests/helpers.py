@@ -23,6 +23,7 @@ BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 # Few-step settings that keep every end-to-end run to a couple of seconds on a 2-core CPU.
 FAST = [
+    "train.final_eval=false",  # (tests of the final evaluation turn it on)
     "train.steps=6",
     "train.batch_size=16",
     "train.log_every=2",

@@ -26,9 +26,10 @@ from gan_cli.engine.setup import Run, advise, build_run, compile_models, prepare
 from gan_cli.engine.signals import StopRequest
 from gan_cli.engine.stats import Stats, all_finite
 from gan_cli.engine.step import train_step
+from gan_cli.errors import UserError
 from gan_cli.evaluation import evaluate
 from gan_cli.files import write_json
-from gan_cli.optim import apply_schedule, lazy_factors
+from gan_cli.optim import apply_schedule, base_lrs, lazy_factors
 from gan_cli.rejection import fit_ratio
 from gan_cli.tracking import NullTracker, Tracker, log_samples
 
@@ -54,10 +55,13 @@ def train(
     run = build_run(cfg, out_dir, device, resumed, d)
     run.graph = graph_setup(run)  # train.cuda_graph, where it applies
     compile_models(run)  # train.compile
+    run.overrides = list(overrides or [])
     tracker = open_tracker(run)
     outcome = loop(run, tracker)
-    tracker.close()
-    return finish(run, outcome, t_start)
+    try:
+        return finish(run, outcome, t_start, tracker)
+    finally:
+        tracker.close()
 
 
 @dataclass
@@ -180,13 +184,82 @@ def log_stats(
     return values
 
 
+# the final evaluation's figures that TensorBoard's HParams tab shows (those a run has), beside the losses
+IMAGE_METRICS = ("precision", "recall", "fd_classifier", "is_ratio", "classes_present", "fid", "kid")
+POINT_METRICS = ("modes", "high_quality", "reverse_kl", "distinct")
+
+
+def hparams_of(run: Run) -> dict[str, Any]:
+    """What a sweep compares runs by: the keys set on the command line (their values in the composed
+    config), then the main choices. The whole config stays in the run folder (.hydra/, checkpoints)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    cfg, out = run.cfg, {}
+    for text in run.overrides:
+        try:
+            key = OverridesParser.create().parse_override(text).key_or_group.lstrip("+~")
+        except Exception:  # (a resume's own overrides were parsed before)
+            continue
+        key = key.replace("/", ".")
+        value = OmegaConf.select(cfg, key, default=None)
+        if OmegaConf.is_config(value):  # a group: its option's name (loss=hinge: loss.name)
+            value = value.get("name", text.partition("=")[2])
+        out[key] = value if value is not None else text.partition("=")[2]
+    lr_g, lr_d = base_lrs(cfg.optimizer)
+    t = cfg.train
+    main = {
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+        "loss": cfg.loss.name,
+        "optimizer": cfg.optimizer.name,
+        "lr_g": lr_g,
+        "lr_d": lr_d,
+        "train.batch_size": t.batch_size,
+        "train.steps": t.steps,
+        "train.seed": t.seed,
+    }
+    for key, value in main.items():  # after the command line's keys
+        out.setdefault(key, value)
+    return {k: v if isinstance(v, bool | int | float | str) else str(v) for k, v in out.items()}
+
+
+def metric_tags(run: Run) -> list[str]:
+    """The HParams tab's metrics: the final evaluation's figures (train.final_eval) and the last losses."""
+    tags = ["loss/D", "loss/G"]
+    if run.cfg.train.get("final_eval", True):
+        names = POINT_METRICS if run.data.kind == "points" else IMAGE_METRICS
+        tags = [f"eval/{m}" for m in names] + tags
+    return tags
+
+
+def final_evaluation(run: Run, tracker: Tracker, step: int) -> None:
+    """train.final_eval: gan-eval's figures for the finished run (its eval.json, exactly as `gan-eval
+    run=RUN` writes it), also as TensorBoard scalars `eval/KEY` at the last step for the HParams tab. FID
+    and KID where the Inception weights are at hand (nothing is downloaded at the end of a run); data the
+    metrics cannot judge (no labels, no Inception weights) is logged and skipped."""
+    from gan_cli.evaluate import EvalConfig, run_eval
+    from gan_cli.inception import find_weights
+
+    tc = run.cfg.train
+    try:
+        weights = None if tc.inception == "none" else find_weights(tc.inception or None)
+        args = EvalConfig(run=str(run.out_dir), device=str(run.device), inception=str(weights or "none"))
+        report_ = run_eval(args)
+    except UserError as err:
+        log.warning("final evaluation skipped: %s", " ".join(str(err).split()))
+        return
+    numbers = {k: v for k, v in report_["metrics"].items() if isinstance(v, int | float)}
+    tracker.scalars({f"eval/{k}": float(v) for k, v in numbers.items() if not k.startswith("num_")}, step)
+    log.info("final evaluation (eval.json): %s", json.dumps(numbers))
+
+
 def open_tracker(run: Run) -> Tracker:
     """TensorBoard for rank 0; on resume, events logged after the checkpoint are dropped (no duplicates)."""
     if not run.d.main:
         return NullTracker()
     tracker = Tracker(run.out_dir, purge_step=run.start + 1 if run.resumed else None)
     if not run.resumed:
-        tracker.hparams(run.saved_config, ["loss/D", "loss/G", "perf/images_per_sec"])
+        tracker.hparams(hparams_of(run), metric_tags(run))
         tracker.text("config", "```\n" + OmegaConf.to_yaml(run.cfg) + "```", 0)
     advise(run)
     n_g, n_d = (sum(p.numel() for p in m.parameters()) for m in (run.G, run.D))
@@ -203,8 +276,8 @@ def open_tracker(run: Run) -> Tracker:
     return tracker
 
 
-def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
-    """Rank agreement, the rejection sampler, summary.json and the closing log line."""
+def finish(run: Run, out: Outcome, t_start: float, tracker: Tracker) -> dict[str, Any]:
+    """Rank agreement, the rejection sampler, the final evaluation, summary.json and the closing log line."""
     tc, d = run.cfg.train, run.d
     weights = None
     if d.active:
@@ -222,6 +295,8 @@ def finish(run: Run, out: Outcome, t_start: float) -> dict[str, Any]:
         )
     if d.main and out.status == "completed" and tc.rejection_steps:
         fit_rejection_sampler(run)
+    if d.main and out.status == "completed" and tc.get("final_eval", True):
+        final_evaluation(run, tracker, out.step)
     ada = next((t for t in run.tricks if t.name == "ada"), None)
     summary = {
         "status": out.status,

@@ -50,6 +50,7 @@ class Run(checkpoint.Training):
     D_train: nn.Module | None = None
     D_frozen: nn.Module | None = None
     saved_config: dict = field(default_factory=dict)  # what checkpoints record (resolved, resume: None)
+    overrides: list[str] = field(default_factory=list)  # the command line's (TensorBoard's hparams)
     graph: Any = None  # the step's updates as a replayed CUDA graph (engine/graphs.py), or None
     mark_steps: bool = False  # tell torch.compile's CUDA graphs where each step begins
 
