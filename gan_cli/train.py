@@ -78,16 +78,12 @@ def name_sweep_jobs(argv: list[str]) -> None:
 
 def quote_resume(argv: list[str]) -> list[str]:
     """`resume=multirun/.../0_loss=hinge,optimizer.lr=0.0001`: a sweep job's folder holds `=` and `,`,
-    which Hydra's override grammar reads as syntax; an existing folder given unquoted is quoted for it."""
+    which Hydra's override grammar reads as syntax, so a resume= value holding them is quoted for it (a
+    folder's name never sweeps: resume takes one run)."""
     out = []
     for a in argv:
         key, _, value = a.partition("=")
-        if (
-            key == "resume"
-            and any(c in value for c in "=,")
-            and value[:1] not in "'\""
-            and Path(value).is_dir()
-        ):
+        if key == "resume" and any(c in value for c in "=,") and value[:1] not in "'\"":
             a = f"resume='{value}'"
         out.append(a)
     return out

@@ -65,7 +65,9 @@ def one_point(overrides: list[str]) -> list[str]:
 
 def compose_gan_train(args: list[str]) -> None:
     """What `gan-train ARGS --cfg job` checks: the config composes, and its values pass the schema."""
-    args = [a for a in args if a not in ("-m", "--multirun")]
+    from gan_cli.train import quote_resume
+
+    args = quote_resume([a for a in args if a not in ("-m", "--multirun")])
     if "--help" in args or "-h" in args:
         return
     if "--cfg" in args:
@@ -91,7 +93,7 @@ def test_the_documents_show_commands_of_every_kind():
 @pytest.mark.parametrize(("doc", "command"), COMMANDS, ids=[f"{d}:{c[:60]}" for d, c in COMMANDS])
 def test_every_shown_command_composes_or_parses(doc, command):
     argv = shlex.split(command, comments=True)
-    if argv[0] == "torchrun":  # torchrun ... --no-python gan-train ARGS
+    if argv[0] in ("torchrun", "srun"):  # torchrun ... --no-python gan-train ARGS, srun ... gan-train ARGS
         argv = argv[argv.index("gan-train") :]
     if argv[0] == "gan-train":
         compose_gan_train(argv[1:])

@@ -48,8 +48,11 @@ def test_a_failing_sweep_job_does_not_sink_the_others(tmp_path):
     assert proc.returncode != 0  # the sweep reports that a job failed...
     assert "optimizer.lr" in proc.stderr and "Traceback" not in proc.stderr
     jobs = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/summary.json")}
-    assert jobs["0"]["status"] == "failed" and "optimizer.lr" in jobs["0"]["error"]
-    assert jobs["1"]["status"] == "completed"  # ...and the other job still ran
+    assert (
+        jobs["0_optimizer.lr=-1"]["status"] == "failed"
+        and "optimizer.lr" in jobs["0_optimizer.lr=-1"]["error"]
+    )
+    assert jobs["1_optimizer.lr=0.0001"]["status"] == "completed"  # ...and the other job still ran
 
 
 @pytest.mark.slow
@@ -71,8 +74,10 @@ def test_a_diverging_sweep_job_does_not_sink_the_others(tmp_path):
     proc = run_cli(args, cwd=tmp_path)
     assert "Traceback" not in proc.stderr
     jobs = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/summary.json")}
-    assert jobs["0"]["status"] == "diverged"
-    assert jobs["1"]["status"] == "completed" and jobs["1"]["step"] == 40
+    assert jobs["0_optimizer.lr=1"]["status"] == "diverged"
+    assert (
+        jobs["1_optimizer.lr=0.0001"]["status"] == "completed" and jobs["1_optimizer.lr=0.0001"]["step"] == 40
+    )
 
 
 @pytest.mark.slow
@@ -123,7 +128,7 @@ def test_submitit_local_sweep(tmp_path):
     args = ["gan-train", "-m", "hydra/launcher=submitit_local", "loss=lsgan,hinge", *FAST, *RING]
     proc = run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for job, loss in (("0", "lsgan"), ("1", "hinge")):
+    for job, loss in (("0_loss=lsgan", "lsgan"), ("1_loss=hinge", "hinge")):
         summary = read_summary(sweep / job)
         assert summary["status"] == "completed" and summary["loss"] == loss
     assert list((sweep / ".submitit").glob("*/*_result.pkl"))  # really ran through submitit
