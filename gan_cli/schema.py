@@ -83,9 +83,7 @@ class StyleGAN2Config(ModelConfig):
     channel_max: int = 512
     mbstd_group: int = 4  # D's minibatch standard deviation: group size (0 = the whole batch)
     d_architecture: str = "resnet"  # resnet | orig (no residual shortcuts; the official CIFAR config)
-    style_mixing: float = (
-        0.9  # share of training batches whose ws switch to a second latent at a random layer
-    )
+    style_mixing: float = 0.9  # share of training batches whose ws switch latent at a random layer
     d_norm: str = "none"  # (StyleGAN2's D has no normalisation layers)
 
 
@@ -548,6 +546,14 @@ def _check_stylegan2(t: Any, m: Any) -> None:
     _require(m.d_norm == "none", "model.d_norm", m.d_norm, "StyleGAN2's D has no normalisation; use none.")
     _require(
         0 <= m.style_mixing <= 1, "model.style_mixing", m.style_mixing, "It is a probability, in [0, 1]."
+    )
+    _require(
+        not m.info_weight,
+        "model.info_weight",
+        m.info_weight,
+        "InfoGAN's Q head is built for the dcgan, resnet and mlp discriminators; StyleGAN2's D has no "
+        "place for it here. Leave model.info_weight=0 with model=stylegan2 (model.conditional=true "
+        "conditions it on the labels).",
     )
     shard = t.batch_size // t.world_size
     group = min(m.mbstd_group, shard) if m.mbstd_group else shard

@@ -91,6 +91,7 @@ def test_stylegan2_keys_are_refused_for_other_models_and_checked():
         (["model=stylegan2", "model.style_mixing=1.5"], "model.style_mixing"),
         (["model=stylegan2", "model.d_architecture=skip"], "model.d_architecture"),
         (["model=stylegan2", "model.d_norm=spectral"], "model.d_norm"),
+        (["model=stylegan2", "model.latent_classes=10", "model.info_weight=0.3"], "model.info_weight"),
         (["train.ema_kimg=-1"], "train.ema_kimg"),
         (["model=stylegan2", "loss.pl_batch_shrink=100", "train.batch_size=8"], "loss.pl_batch_shrink"),
     ):
