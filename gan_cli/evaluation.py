@@ -140,6 +140,16 @@ def image_metrics(
         clf = get_classifier(cfg.dataset.name, data.images, data.labels)
         ref = clf.reference
         results.update(classifier_metrics(clf, fake, cfg.dataset.name, how))
+        if train is not data.images:  # split=test: what real data scores when judged as the samples are
+            pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[: len(fake)]
+            real = classifier_metrics(clf, to_float(train[pick].cpu()), cfg.dataset.name, {})
+            for key in ("precision", "recall", "precision_pixels", "recall_pixels", "is_ratio"):
+                results[f"{key}_real"] = real[key]
+            how["precision_real, recall_real, precision_pixels_real, recall_pixels_real, is_ratio_real"] = (
+                f"the same metrics with {min(len(pick), len(fake))} of the training images in place of the "
+                "samples (against the same held-out ones): what real data of the training set scores, the "
+                "reference for the samples' figures"
+            )
         results.update(copy_metrics(fake, train, lambda x: clf.outputs(x)[0], how, pairs))
     if weights is None:
         how["fid, kid, is"] = f"not computed: {why}"

@@ -160,3 +160,39 @@ def test_gan_eval_split_test_judges_against_the_test_files(tmp_path, monkeypatch
     train(make_cfg([*FAST, *RING]), ring)
     bad = run_cli(["gan-eval", f"run={ring}", "split=test"], cwd=tmp_path)
     assert bad.returncode == 2 and "dataset=ring" in bad.stderr
+
+
+@pytest.mark.slow
+def test_split_test_reports_what_the_training_images_score_as_reference(tmp_path):
+    """With split=test, the training images are judged in place of the samples, against the same held-out
+    images: the reference for the samples' figures (issue 35's pixel recall goal)."""
+    import numpy as np
+    import torch
+
+    from gan_cli.classifier import get_classifier, to_float
+    from gan_cli.data import DATASETS
+    from gan_cli.evaluate import EvalConfig, run_eval
+    from gan_cli.evaluation import classifier_metrics
+    from gan_cli.runs import load_run
+    from tests.helpers import write_idx
+
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    write_idx(raw, "train", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    write_idx(raw, "t10k", rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
+    run = tmp_path / "run"
+    overrides = [*FAST, *SMALL_DCGAN, "recipe=none", "dataset=mnist", f"dataset.root={tmp_path / 'data'}"]
+    train(make_cfg(overrides), run)
+    metrics = run_eval(EvalConfig(run=str(run), split="test", device="cpu", num=50))["metrics"]
+    _, _, cfg, _ = load_run(run, torch.device("cpu"))
+    cfg.dataset.split = "test"
+    test = DATASETS.build(cfg.dataset, 0, torch.device("cpu"))
+    cfg.dataset.split = "train"
+    images = DATASETS.build(cfg.dataset, 0, torch.device("cpu")).images
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:50]
+    clf = get_classifier("mnist", test.images, test.labels)
+    real = classifier_metrics(clf, to_float(images[pick]), "mnist", {})
+    for key in ("precision", "recall", "precision_pixels", "recall_pixels", "is_ratio"):
+        assert metrics[f"{key}_real"] == pytest.approx(real[key])
+    plain = run_eval(EvalConfig(run=str(run), device="cpu", num=50))["metrics"]
+    assert "recall_pixels_real" not in plain  # judged on the training images themselves: no reference
