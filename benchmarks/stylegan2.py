@@ -25,7 +25,7 @@ CONFIGS = {
     # the small config: experiment=stylegan2_mnist's networks on 32x32 grey images
     "small 32px": (
         ["experiment=stylegan2_mnist", "dataset=fake", "dataset.image_size=32", "dataset.channels=1"],
-        dict(res=32, channels=1, z_dim=128, w_dim=128, map=2, base=1024, cmax=64, arch="resnet", mbstd=4),
+        dict(res=32, channels=1, z_dim=128, w_dim=128, map=2, base=512, cmax=32, arch="resnet", mbstd=4),
         32,
         12,
     ),
