@@ -23,7 +23,12 @@ import yaml
 from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
 
+from gan_cli.data import DATASETS
 from gan_cli.errors import UserError
+from gan_cli.hardware import resolve_device
+from gan_cli.judge import EvalConfig, evaluate_run, final_metrics
+from gan_cli.nets import generate
+from gan_cli.runs import load_run
 
 LOWER_IS_BETTER = ("fd_classifier", "fid", "kid", "reverse_kl", "copies_features", "copies_pixels")
 # the metrics shown, in this order, where the jobs have them
@@ -96,9 +101,6 @@ def read_jobs(sweep: Path) -> list[Job]:
 def evaluate_jobs(jobs: list[Job], args: Any) -> None:
     """Each finished job's metrics: its eval.json when that judged its last checkpoint as asked, else a
     fresh evaluation (gan-eval run=JOB with the same arguments)."""
-    from gan_cli.evaluate import EvalConfig, run_eval
-    from gan_cli.sweeps import final_metrics
-
     for job in jobs:
         if job.status not in ("completed", "diverged", "interrupted"):
             continue
@@ -117,7 +119,7 @@ def evaluate_jobs(jobs: list[Job], args: Any) -> None:
                 truncation=args.truncation,
             )
             try:
-                metrics = run_eval(one)["metrics"]
+                metrics = evaluate_run(one)["metrics"]
             except UserError as err:
                 job.error = (
                     (job.error + " " if job.error else "") + "evaluation: " + " ".join(str(err).split())
@@ -192,9 +194,6 @@ def write_tables(sweep: Path, jobs: list[Job], key: str, lower: bool) -> tuple[P
 @torch.no_grad()
 def job_row(job: Job, device: torch.device, height: int) -> Image.Image | None:
     """A job's samples from the fixed latents (seed 0), as one strip `height` pixels high."""
-    from gan_cli.nets import generate
-    from gan_cli.runs import load_run
-
     if not (job.path / "checkpoints" / "last.pt").is_file():
         return None
     try:
@@ -209,8 +208,6 @@ def job_row(job: Job, device: torch.device, height: int) -> Image.Image | None:
         img = Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
         scale = height / img.height
         return img.resize((max(1, round(img.width * scale)), height), Image.NEAREST)
-    from gan_cli.data import DATASETS
-
     data = DATASETS.build(cfg.dataset, 0, torch.device("cpu"))
     fake = generate(G, cfg.model.nz, 1000, 0, device)
     return scatter(data.centers, fake, height)
@@ -271,8 +268,6 @@ def _wrap(lines: list[str], width: int) -> list[str]:
 
 def compare_sweep(sweep: Path, args: Any) -> dict[str, Any]:
     """Evaluate the sweep's finished jobs where needed and write the comparison files; their summary."""
-    from gan_cli.hardware import resolve_device
-
     jobs = read_jobs(sweep)
     if not jobs:
         raise UserError(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_cli.errors import ConfigError, UserError, report
-from gan_cli.evaluate import EvalConfig, run_eval
+from gan_cli.judge import EvalConfig, evaluate_run, final_metrics
 
 log = logging.getLogger("gan_cli.train")
 
@@ -22,7 +22,7 @@ def objective_value(name: str, summary: dict[str, Any], run_dir: Path) -> float 
     if summary.get("status") != "completed":
         log.warning("objective %s: the run %s, so this trial has no value", name, summary.get("status"))
         return None
-    metrics = final_metrics(run_dir) or run_eval(EvalConfig(run=str(run_dir)))["metrics"]
+    metrics = final_metrics(run_dir) or evaluate_run(EvalConfig(run=str(run_dir)))["metrics"]
     if name == "auto":
         if "modes" in metrics:  # 2-D mixtures: modes, quality and balance in one number in [0, 1]
             rkl = metrics["reverse_kl"]
@@ -40,24 +40,6 @@ def objective_value(name: str, summary: dict[str, Any], run_dir: Path) -> float 
         return None
     log.info("objective %s = %.6g", name, value)
     return float(value)
-
-
-def final_metrics(run_dir: Path) -> dict[str, Any] | None:
-    """The metrics of the run's eval.json when it judged the run's last checkpoint as gan-eval does by
-    default (the final evaluation of train.final_eval, or an earlier gan-eval), else None."""
-    import json
-
-    from gan_cli import checkpoint
-
-    path, last = Path(run_dir) / "eval.json", Path(run_dir) / "checkpoints" / "last.pt"
-    if not path.is_file() or not last.is_file():
-        return None
-    report_ = json.loads(path.read_text())
-    if report_.get("step") != checkpoint.load(last)["step"] or report_.get("split", "train") != "train":
-        return None
-    if report_.get("truncation", 1.0) != 1.0:
-        return None
-    return report_.get("metrics")
 
 
 PLUGINS = {  # what an option needs, and the module that provides it

@@ -132,7 +132,7 @@ def test_gan_eval_on_an_image_run(tmp_path):
 def test_gan_eval_split_test_judges_against_the_test_files(tmp_path, monkeypatch):
     import numpy as np
 
-    from gan_cli import evaluate as evaluate_command
+    from gan_cli import judge as evaluate_command
     from gan_cli.evaluate import EvalConfig, run_eval
     from tests.helpers import write_idx
 

@@ -93,6 +93,6 @@ def test_wheel_ships_configs_and_runs_anywhere_and_a_sweep_runs_from_a_clone_s_r
     ]
     proc = subprocess.run([*gan_train, *args], cwd=clone, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for job, loss in (("0", "lsgan"), ("1", "hinge")):
+    for job, loss in (("0_loss=lsgan", "lsgan"), ("1_loss=hinge", "hinge")):  # named by what changed
         summary = read_summary(sweep / job)
         assert summary["status"] == "completed" and summary["loss"] == loss

@@ -29,6 +29,8 @@ from gan_cli.engine.step import train_step
 from gan_cli.errors import UserError
 from gan_cli.evaluation import evaluate
 from gan_cli.files import write_json
+from gan_cli.inception import find_weights
+from gan_cli.judge import EvalConfig, evaluate_run
 from gan_cli.optim import apply_schedule, base_lrs, lazy_factors
 from gan_cli.rejection import fit_ratio
 from gan_cli.tracking import NullTracker, Tracker, log_samples
@@ -237,14 +239,11 @@ def final_evaluation(run: Run, tracker: Tracker, step: int) -> None:
     run=RUN` writes it), also as TensorBoard scalars `eval/KEY` at the last step for the HParams tab. FID
     and KID where the Inception weights are at hand (nothing is downloaded at the end of a run); data the
     metrics cannot judge (no labels, no Inception weights) is logged and skipped."""
-    from gan_cli.evaluate import EvalConfig, run_eval
-    from gan_cli.inception import find_weights
-
     tc = run.cfg.train
     try:
         weights = None if tc.inception == "none" else find_weights(tc.inception or None)
         args = EvalConfig(run=str(run.out_dir), device=str(run.device), inception=str(weights or "none"))
-        report_ = run_eval(args)
+        report_ = evaluate_run(args)
     except UserError as err:
         log.warning("final evaluation skipped: %s", " ".join(str(err).split()))
         return
