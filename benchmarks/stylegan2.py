@@ -104,7 +104,7 @@ def measure_one(config: str, variant: str, official: str = "") -> dict:
         cfg = make_cfg(
             [*overrides, "train.device=cpu", f"train.precision={'bf16' if bf16 else 'fp32'}"]
             + [f"train.batch_size={batch}", f"train.steps={2 * steps}", f"train.log_every={steps}"]
-            + ["train.sample_every=0", "train.ckpt_every=0"]
+            + ["train.sample_every=0", "train.ckpt_every=0", "train.final_eval=false"]
         )
         with tempfile.TemporaryDirectory() as tmp:
             train(cfg, Path(tmp) / "run")
@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--official", default=os.environ.get("STYLEGAN2_ADA_PATH", ""))
     parser.add_argument("--out", default="")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated (default: all)")
     args = parser.parse_args(argv)
+    unknown = set(args.configs.split(",")) - set(CONFIGS)
+    if unknown:
+        parser.error(f"--configs: unknown {sorted(unknown)}; choose from {list(CONFIGS)}")
     from benchmarks.bench import run_isolated
 
     results = {}
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\nStyleGAN2 ({os.cpu_count()} CPUs, torch {torch.__version__}; official code: {where})")
     header = f"{'config':<12} {'variant':<20} {'images/s':>9} {'x official':>11}"
     print(header + "\n" + "-" * len(header))
-    for config in CONFIGS:
+    for config in args.configs.split(","):
         measured = {}
         for variant in VARIANTS:
             code_args = (config, variant, args.official)
