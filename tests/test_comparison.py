@@ -116,3 +116,18 @@ def test_an_image_sweep_compares_samples_from_the_same_latents(tmp_path):
     assert sheet.height == 2 * 128
     # 8 digits of 16 px in a strip scaled to 128 px high: 8 * 18 + 2 px of grid, times 128 / 20
     assert sheet.width == LABEL_WIDTH + round((ROW_SAMPLES * 18 + 2) * 128 / 20)
+
+
+def test_hparams_show_list_and_group_overrides_as_written():
+    """A list-valued key on the command line (optimizer.betas=[0.5,0.999]) is an hparam like any other; a
+    group shows its option's name."""
+    from types import SimpleNamespace
+
+    from gan_cli.engine.loop import hparams_of as hparams_of_run
+    from tests.helpers import make_cfg
+
+    overrides = ["optimizer.betas=[0.5,0.999]", "loss=hinge", "train.steps=7"]
+    run = SimpleNamespace(cfg=make_cfg([*RING, *overrides]), overrides=overrides)
+    values = hparams_of_run(run)
+    assert values["optimizer.betas"] == "[0.5, 0.999]"
+    assert values["loss"] == "hinge" and values["train.steps"] == 7

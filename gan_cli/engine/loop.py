@@ -204,8 +204,10 @@ def hparams_of(run: Run) -> dict[str, Any]:
             continue
         key = key.replace("/", ".")
         value = OmegaConf.select(cfg, key, default=None)
-        if OmegaConf.is_config(value):  # a group: its option's name (loss=hinge: loss.name)
+        if OmegaConf.is_dict(value):  # a group: its option's name (loss=hinge: loss.name)
             value = value.get("name", text.partition("=")[2])
+        elif OmegaConf.is_list(value):  # optimizer.betas=[0.5,0.999]: shown as written in the config
+            value = str(OmegaConf.to_container(value))
         out[key] = value if value is not None else text.partition("=")[2]
     lr_g, lr_d = base_lrs(cfg.optimizer)
     t = cfg.train

@@ -144,3 +144,36 @@ def test_truncation_and_noise_are_refused_for_a_g_without_w():
     with pytest.raises(ConfigError, match="noise"):
         set_sampling(G2, noise="loud")
     assert isinstance(G2, StyleGAN2Generator)
+
+
+@pytest.mark.parametrize("res, channels, arch", [(128, 1, "resnet"), (128, 3, "orig"), (1024, 3, "resnet")])
+def test_every_size_builds_the_official_widths_and_trains(res, channels, arch):
+    """Beyond the fixtures' 32 and 64 px: 128 px grey and RGB, and the largest size, 1024 px; blocks at
+    every power of two from 4 to res, each min(channel_base // res, channel_max) wide, G's images of the
+    asked shape, and gradients through D into every parameter of G (the per-layer noise strengths too)."""
+    base, cmax = 2048, 16  # narrow: 1024 px has 2 channels, 4..128 px the maximum
+    cfg = group_cfg(
+        StyleGAN2Config,
+        "stylegan2",
+        nz=8,
+        w_dim=8,
+        map_layers=2,
+        channel_base=base,
+        channel_max=cmax,
+        d_architecture=arch,
+        mbstd_group=2,
+        style_mixing=0.9,
+    )
+    G, D = MODELS.build(cfg, (channels, res, res))
+    sizes = [2**i for i in range(2, res.bit_length())]
+    for r in sizes:
+        width = min(base // r, cmax)
+        assert getattr(G.synthesis, f"b{r}").conv1.bias.shape == (width,)
+        if r > 4:
+            assert getattr(D, f"b{r}").conv0.bias.shape == (width,)  # D reads r px with r's width
+    assert G.num_ws == 2 * len(sizes)  # one w per convolution and one for the last toRGB
+    torch.manual_seed(0)
+    img = G(torch.randn(2, 8))
+    assert img.shape == (2, channels, res, res) and torch.isfinite(img).all()
+    D(img).logits.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
