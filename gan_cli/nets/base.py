@@ -18,6 +18,7 @@ from gan_cli.registry import Registry
 
 MODELS = Registry("model")  # builder(cfg.model, shape, pac) -> (G, D) for one sample's shape
 DRAW = 1024  # generate(): latents drawn this many at a time
+OUTPUT_BUDGET = 2**22  # generate(): at most this many output values a chunk (16 MB)
 
 
 class DOut(NamedTuple):
@@ -106,6 +107,9 @@ def generate(
     z = torch.cat([latent(min(DRAW, num - i), nz, torch.device("cpu"), gen) for i in range(0, num, DRAW)])
     if label is not None:  # z's first coordinate in the middle of that class's share
         z[:, 0] = G.z0_of(label)
+    # large images in smaller chunks (a 64-px StyleGAN2 holds 1 GB of activations per 100 samples)
+    if num:
+        batch = max(1, min(batch, OUTPUT_BUDGET // G(z[:1].to(device))[0].numel()))
     chunks = [G(z[i : i + batch].to(device)).float().cpu() for i in range(0, num, batch)]
     G.train(was_training)
     return torch.cat(chunks)

@@ -49,3 +49,29 @@ def test_generate_is_seeded_and_leaves_the_global_rng_alone():
     state = torch.get_rng_state()
     a, b = generate(G, 3, 10, 5, torch.device("cpu"), batch=4), generate(G, 3, 10, 5, torch.device("cpu"))
     assert a.shape == (10, 2) and torch.allclose(a, b) and torch.equal(torch.get_rng_state(), state)
+
+
+def test_generate_draws_large_images_in_chunks_that_fit_in_memory():
+    """A 256x256 RGB G gets at most OUTPUT_BUDGET output values a forward (21 images), not 1024 at once
+    (a 64-px StyleGAN2 at 1024 a chunk held some 20 GB), and the samples are the same as one by one."""
+    from gan_cli.nets.base import OUTPUT_BUDGET
+
+    seen = []
+
+    class Big(nn.Module):
+        def forward(self, z):
+            seen.append(len(z))
+            return z[:, :3, None, None].expand(-1, 3, 256, 256) * 1.0
+
+    a = generate(Big(), 4, 50, 0, torch.device("cpu"))
+    assert max(seen) == OUTPUT_BUDGET // (3 * 256 * 256) == 21 and sum(seen) == 50 + 1  # (+1: the probe)
+    assert torch.equal(a, generate(Big(), 4, 50, 0, torch.device("cpu"), batch=1))
+
+    class Small(nn.Module):
+        def forward(self, z):
+            seen.append(len(z))
+            return z[:, :2]
+
+    seen.clear()
+    generate(Small(), 3, 1500, 0, torch.device("cpu"))
+    assert seen == [1, 1024, 476]  # small outputs keep the asked batch
