@@ -22,7 +22,7 @@ step() { # label timeout overrides...: one gan-train run on CUDA, summarised as 
   (( $(left) < 20 )) && { echo "{\"what\": \"$label\", \"skipped\": \"no time left\"}"; return; }
   (( t > $(left) )) && t=$(left)
   local d=/tmp/w/$label s=$SECONDS
-  timeout -k 5 "$t" gan-train hydra.run.dir="$d" train.device="${DEVICE:-cuda}" "$@" > "/tmp/w/$label.log" 2>&1; local rc=$?
+  timeout -k 5 "$t" gan-train hydra.run.dir="$d" train.device="${DEVICE:-cuda}" train.final_eval=false "$@" > "/tmp/w/$label.log" 2>&1; local rc=$?
   if [[ -f $d/summary.json ]]; then python3 "$ROOT/benchmarks/gpu/tools.py" summary "$d" "$label" $((SECONDS - s))
   else echo "{\"what\": \"$label\", \"rc\": $rc}"; grep -v "^\s*$" "/tmp/w/$label.log" | tail -8; fi
   grep -h "train.cuda_graph\|train.compile\|train.precision" "/tmp/w/$label.log" | head -3
