@@ -43,7 +43,7 @@ clean: ## remove caches and build files (keeps outputs/ and .venv)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 
-bench: $(STAMP) ## speed beside the plain-PyTorch reference loop (CPU: about 5 minutes)
+bench: $(STAMP) ## speed beside the plain-PyTorch reference loop and the official StyleGAN2 networks (CPU: about 25 minutes)
 	$(BIN)/python -m benchmarks.bench
 
 bench-data: $(STAMP) ## image folders at scale: decode, start-up, streaming, memory (CPU: about 10 minutes)
