@@ -101,12 +101,14 @@ def read_jobs(sweep: Path) -> list[Job]:
 def evaluate_jobs(jobs: list[Job], args: Any) -> None:
     """Each finished job's metrics: its eval.json when that judged its last checkpoint as asked, else a
     fresh evaluation (gan-eval run=JOB with the same arguments)."""
+    default = EvalConfig(run="")
+    asked = (args.num, args.seed, args.split, args.truncation)
+    plain = asked == (default.num, default.seed, default.split, default.truncation)  # as final_metrics needs
     for job in jobs:
         if job.status not in ("completed", "diverged", "interrupted"):
             continue
         if not (job.path / "checkpoints" / "last.pt").is_file():
             continue
-        plain = args.num == 2500 and args.seed == 0 and not args.split and args.truncation == 1.0
         metrics = final_metrics(job.path) if plain else None
         if metrics is None:
             one = EvalConfig(

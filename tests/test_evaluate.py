@@ -132,7 +132,7 @@ def test_gan_eval_on_an_image_run(tmp_path):
 def test_gan_eval_split_test_judges_against_the_test_files(tmp_path, monkeypatch):
     import numpy as np
 
-    from gan_cli import judge as evaluate_command
+    from gan_cli import judge
     from gan_cli.evaluate import EvalConfig, run_eval
     from tests.helpers import write_idx
 
@@ -149,7 +149,7 @@ def test_gan_eval_split_test_judges_against_the_test_files(tmp_path, monkeypatch
         seen["n"], seen["mean"] = len(data), float(data.images.float().mean())
         return {}
 
-    monkeypatch.setattr(evaluate_command, "evaluate", judged_against)
+    monkeypatch.setattr(judge, "evaluate", judged_against)
     for split, n, light in (("", 30, False), ("train", 30, False), ("test", 20, True)):
         report = run_eval(EvalConfig(run=str(run), split=split, device="cpu"))
         assert report["split"] == (split or "train")
