@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -97,3 +99,22 @@ def test_the_stylegan2_rows_measure(monkeypatch):
             assert "official" in result["skipped"]
         else:
             assert result["images_per_sec"] > 0
+
+
+def test_the_stylegan2_probe_reports_variety(monkeypatch, tmp_path, capsys):
+    """benchmarks/stylegan2_probe.py trains the preset, and with D taken from the DCGAN, and reports."""
+    from benchmarks import stylegan2_probe
+    from gan_cli import classifier
+    from tests.helpers import fake_mnist
+
+    fake_mnist(tmp_path, n=600)
+    monkeypatch.setattr(stylegan2_probe, "MNIST_REAL", tmp_path)
+    monkeypatch.setattr(classifier, "TRAIN_STEPS", 5)  # the judge's classifier: not what is tested here
+    small = ["model.channel_base=64", "model.channel_max=8", "model.nz=8", "model.w_dim=8"]
+    stylegan2_probe.main(["--steps", "2", "--every", "1", *small, "train.batch_size=8"])
+    stylegan2_probe.main(["--steps", "1", "--every", "1", "--d-model", "dcgan", *small, "train.batch_size=8"])
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"training digits: classes \d+, pixel spread [\d.]+, sample spread 1\.00", lines[0])
+    steps = [line for line in lines if line.startswith("step")]
+    assert [s.split()[1] for s in steps] == ["1", "2", "1"]
+    assert all("classes" in s and "D(G(z))" in s for s in steps)
