@@ -11,28 +11,27 @@ the data 1).
     python -m benchmarks.stylegan2_probe --official PATH      # the official training on the same digits
 
 --g-model / --d-model take G or D from another registered model (e.g. dcgan) at the same image size, the
-rest of the run unchanged, to tell which network the collapse is in. --official runs the official code
-of NVlabs/stylegan2-ada-pytorch (a checkout, not part of gan-cli) instead of gan-cli: its networks at the
-preset's sizes, its StyleGAN2Loss and its training loop's phases (G, then D, each on its own latents;
-lazy R1 every 16 D updates; Adam with the lazy correction; its EMA of G with the ramp-up), fp32, without
-ADA and path length as in the preset's first steps. Its own loop needs CUDA; this drives the same phases
-on the CPU. Beside torch the official code imports `requests` (put it on PYTHONPATH).
+rest of the run unchanged, to tell which network the collapse is in. --official runs the official code of
+NVlabs/stylegan2-ada-pytorch (a checkout, not part of gan-cli) instead of gan-cli, with the composed
+config's values: its networks at the config's sizes, its StyleGAN2Loss and its training loop's phases (G,
+then D, each on its own latents; lazy R1 every loss.r1_every D updates; Adam with the lazy correction; its
+EMA of G with the ramp-up), fp32, without ADA and path length as in the preset's first steps. Its own loop
+needs CUDA; this drives the same phases on the CPU. Beside torch the official code imports `requests` (put
+it on PYTHONPATH).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_module
 
-from gan_cli import schema
+from benchmarks.stylegan2 import official_networks
 from gan_cli.classifier import get_classifier
 from gan_cli.data import DATASETS
 from gan_cli.ema import make_ema
@@ -42,15 +41,10 @@ from gan_cli.engine.step import train_step
 from gan_cli.models import build_models
 from gan_cli.nets.stylegan2 import set_sampling
 from gan_cli.optim import apply_schedule, build_optimizers, lazy_factors
+from tests.helpers import make_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_REAL = ROOT / "outputs" / "quality" / "data" / "mnist-real"  # written by `make quality`
-
-
-def config(overrides: list[str]):
-    schema.register_schemas()
-    with initialize_config_module(version_base="1.3", config_module="gan_cli.conf"):
-        return compose(config_name="config", overrides=overrides)
 
 
 class Judge:
@@ -81,13 +75,12 @@ def samples(G: torch.nn.Module, nz: int, gen: torch.Generator, **kw) -> torch.Te
     return torch.cat([G(part, **kw).float() for part in z.split(250)])
 
 
-def gan_cli_probe(args, overrides: list[str], judge: Judge) -> None:
-    cfg = config(overrides)
+def gan_cli_probe(args, cfg, judge: Judge):
     seed_everything(cfg.train.seed)
     run = build_run(cfg, Path(tempfile.mkdtemp()), torch.device("cpu"), None, Dist())
     for which, name in ((0, args.g_model), (1, args.d_model)):
         if name:  # the other model's network at the same data, with its own config group's defaults
-            other = config(
+            other = make_cfg(
                 [f"model={name}", "dataset=mnist", "dataset.image_size=32", f"model.nz={cfg.model.nz}"]
             )
             net = build_models(other, run.data.shape, [])[which]
@@ -108,26 +101,28 @@ def gan_cli_probe(args, overrides: list[str], judge: Judge) -> None:
             d = f"D(x) {stats['D/real'].item():.2f}, D(G(z)) {stats['D/fake'].item():.2f}"
             line = judge.line(samples(G, cfg.model.nz, gen))
             print(f"step {step:5d} ({time.perf_counter() - t0:4.0f} s): {line}; {d}", flush=True)
+    return run
 
 
-def official_probe(args, judge: Judge, data) -> None:
-    sys.path.insert(0, args.official)
-    from training.loss import StyleGAN2Loss  # the official code, from the given checkout
-    from training.networks import Discriminator, Generator
-
+def official_probe(args, cfg, judge: Judge, data) -> None:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    B, width, nz = 32, 32, 128  # the preset's batch, channel_max (channel_base 512) and z / w sizes
-    net = dict(channel_base=16 * width, channel_max=width, num_fp16_res=0, conv_clamp=256)
-    G = Generator(128, 0, 128, 32, 1, mapping_kwargs=dict(num_layers=2), synthesis_kwargs=net)
-    D = Discriminator(0, 32, 1, architecture="resnet", epilogue_kwargs=dict(mbstd_group_size=4), **net)
+    m, lo, tc = cfg.model, cfg.loss, cfg.train
+    spec = dict(res=cfg.dataset.image_size, channels=data.shape[0], z_dim=m.nz, w_dim=m.w_dim)
+    spec |= dict(map=m.map_layers, base=m.channel_base, cmax=m.channel_max, arch=m.d_architecture)
+    *_, G, D = official_networks(spec | dict(mbstd=m.mbstd_group), args.official)
+    from training.loss import StyleGAN2Loss  # the official code (official_networks put it on sys.path)
+
+    B, nz = tc.batch_size, m.nz
     G, D = G.train().requires_grad_(False), D.train().requires_grad_(False)
     G_ema = copy.deepcopy(G).eval()
-    loss = StyleGAN2Loss(torch.device("cpu"), G.mapping, G.synthesis, D, None, 0.9, 0.0064, pl_weight=0)
+    cpu = torch.device("cpu")
+    loss = StyleGAN2Loss(cpu, G.mapping, G.synthesis, D, None, m.style_mixing, lo.r1_gamma, pl_weight=0)
     phases = []  # (name, module, optimizer, interval): the training loop's lazy regularisation
-    for name, module, every in (("G", G, 4), ("D", D, 16)):
-        c = every / (every + 1)
-        opt = torch.optim.Adam(module.parameters(), lr=0.0025 * c, betas=(0.0, 0.99**c), eps=1e-8)
+    for name, module, every in (("G", G, lo.pl_every), ("D", D, lo.r1_every)):
+        c = every / (every + 1)  # officially G's interval applies whether or not path length is on
+        betas = tuple(b**c for b in cfg.optimizer.betas)
+        opt = torch.optim.Adam(module.parameters(), lr=cfg.optimizer.lr * c, betas=betas, eps=1e-8)
         phases += [(name + "main", module, opt, 1), (name + "reg", module, opt, every)]
     c0, gen, t0 = torch.zeros([B, 0]), torch.Generator().manual_seed(1), time.perf_counter()
     for batch_idx in range(args.steps):
@@ -145,7 +140,7 @@ def official_probe(args, judge: Judge, data) -> None:
                 if p.grad is not None:
                     torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
             opt.step()
-        ema_nimg = min(10_000, batch_idx * B * 0.05)  # the preset's 10 kimg half-life, ramp-up 0.05
+        ema_nimg = min(tc.ema_kimg * 1000, batch_idx * B * tc.ema_rampup)
         beta = 0.5 ** (B / max(ema_nimg, 1e-8))
         with torch.no_grad():
             for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
@@ -158,7 +153,8 @@ def official_probe(args, judge: Judge, data) -> None:
             print(f"step {step:5d} ({time.perf_counter() - t0:4.0f} s): {judge.line(images)}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None):
+    """The trained gan-cli run (None with --official)."""
     doc = __doc__.split("\n\n")[0]
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--steps", type=int, default=500)
@@ -177,13 +173,13 @@ def main(argv: list[str] | None = None) -> None:
     overrides = ["experiment=stylegan2_mnist", f"dataset.root={MNIST_REAL}", "train.device=cpu"]
     overrides += ["train.precision=bf16", f"train.seed={args.seed}", f"train.steps={args.steps}"]
     overrides += args.overrides
-    data = DATASETS.build(config(overrides).dataset, args.seed, torch.device("cpu"))
+    cfg = make_cfg(overrides)
+    data = DATASETS.build(cfg.dataset, args.seed, torch.device("cpu"))
     judge = Judge(data)
     print(f"training digits: {judge.line(data.images[:500].float() / 127.5 - 1)}")
     if args.official:
-        official_probe(args, judge, data)
-    else:
-        gan_cli_probe(args, overrides, judge)
+        return official_probe(args, cfg, judge, data)
+    return gan_cli_probe(args, cfg, judge)
 
 
 if __name__ == "__main__":

@@ -111,8 +111,14 @@ def test_the_stylegan2_probe_reports_variety(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(stylegan2_probe, "MNIST_REAL", tmp_path)
     monkeypatch.setattr(classifier, "TRAIN_STEPS", 5)  # the judge's classifier: not what is tested here
     small = ["model.channel_base=64", "model.channel_max=8", "model.nz=8", "model.w_dim=8"]
-    stylegan2_probe.main(["--steps", "2", "--every", "1", *small, "train.batch_size=8"])
-    stylegan2_probe.main(["--steps", "1", "--every", "1", "--d-model", "dcgan", *small, "train.batch_size=8"])
+    plain = stylegan2_probe.main(["--steps", "2", "--every", "1", *small, "train.batch_size=8"])
+    mixed = stylegan2_probe.main(
+        ["--steps", "1", "--every", "1", "--d-model", "dcgan", *small, "train.batch_size=8"]
+    )
+    assert type(plain.D).__name__ == "StyleGAN2Discriminator"
+    assert type(mixed.D).__name__ == "DCGANDiscriminator" and type(mixed.G).__name__ == "StyleGAN2Generator"
+    trained_by_opt_d = {id(p) for group in mixed.opt_d.param_groups for p in group["params"]}
+    assert trained_by_opt_d == {id(p) for p in mixed.D.parameters()}  # the swapped D is the one trained
     lines = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"training digits: classes \d+, pixel spread [\d.]+, sample spread 1\.00", lines[0])
     steps = [line for line in lines if line.startswith("step")]
